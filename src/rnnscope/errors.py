@@ -1,0 +1,37 @@
+"""The exceptions rnnscope raises.
+
+Every error the library raises on purpose derives from :class:`RnnscopeError`, so a caller can
+catch them all at once. The subclasses also derive from the built-in exception a Python user
+would expect (``ValueError`` for bad arguments, ``OSError``-free file problems as
+:class:`CheckpointError`), so ``except ValueError`` keeps working.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "RnnscopeError",
+    "ConfigError",
+    "ShapeError",
+    "CheckpointError",
+    "TrainingDivergedError",
+]
+
+
+class RnnscopeError(Exception):
+    """Base class of every error raised by rnnscope."""
+
+
+class ConfigError(RnnscopeError, ValueError):
+    """An argument or configuration value is not accepted (wrong type, range or name)."""
+
+
+class ShapeError(RnnscopeError, ValueError):
+    """A tensor does not have the shape the call expects."""
+
+
+class CheckpointError(RnnscopeError):
+    """A checkpoint or run folder is missing, truncated, corrupted or incompatible."""
+
+
+class TrainingDivergedError(RnnscopeError):
+    """The training loss became NaN or infinite; the last good checkpoint is kept."""

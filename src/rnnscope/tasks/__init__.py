@@ -1,0 +1,23 @@
+"""Trial generators for the canonical experiments of systems neuroscience.
+
+>>> from rnnscope import tasks
+>>> tasks.available()
+['context_decision', 'flipflop', 'measure_set_go', 'path_integration', 'perceptual_decision']
+>>> batch = tasks.make("flipflop").sample(32, seed=0)
+"""
+
+from ._base import AbstractTask, Timeline, TrialBatch
+from ._checker import TaskContractError, check_task
+from ._registry import available, make, register, task_class
+
+__all__ = [
+    "AbstractTask",
+    "TrialBatch",
+    "Timeline",
+    "TaskContractError",
+    "available",
+    "check_task",
+    "make",
+    "register",
+    "task_class",
+]

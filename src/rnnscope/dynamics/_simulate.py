@@ -1,0 +1,111 @@
+"""The one simulation loop every model runs through."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+
+from ..errors import ShapeError
+from ..models._base import AbstractRNN
+
+__all__ = ["Trajectory", "simulate", "euler_step"]
+
+
+@dataclass(frozen=True)
+class Trajectory:
+    """States and outputs of a simulation.
+
+    Shape:
+        - inputs: (batch, time, input_size), the inputs as given (without input noise)
+        - states: (batch, time, hidden_size); ``states[:, t]`` follows the step driven by ``inputs[:, t]``
+        - outputs: (batch, time, output_size), the readout of ``states``
+        - initial_state: (batch, hidden_size)
+    """
+
+    inputs: torch.Tensor
+    states: torch.Tensor
+    outputs: torch.Tensor
+    initial_state: torch.Tensor
+    dt: float
+
+    @property
+    def times(self) -> torch.Tensor:
+        """Time of each state in ms, shape (time,)."""
+        return self.dt * torch.arange(1, self.states.shape[1] + 1, dtype=torch.float64)
+
+
+def euler_step(model: AbstractRNN, flow, x: torch.Tensor, drive: torch.Tensor) -> torch.Tensor:
+    """One deterministic step: Euler ``x + dt f(x)`` in continuous time, the map in discrete time."""
+    if model.time == "discrete":
+        return flow(x, drive)
+    return x + model.dt * flow(x, drive)
+
+
+def _check_inputs(model: AbstractRNN, inputs: torch.Tensor) -> torch.Tensor:
+    if not isinstance(inputs, torch.Tensor):
+        raise ShapeError(f"'inputs' must be a torch.Tensor of shape (batch, time, {model.input_size}). "
+                         f"Got {type(inputs).__name__} instead.")
+    if inputs.ndim != 3 or inputs.shape[2] != model.input_size:
+        raise ShapeError(f"'inputs' must have shape (batch, time, {model.input_size}) (input_size="
+                         f"{model.input_size}). Got {tuple(inputs.shape)} instead.")
+    return inputs
+
+
+def _initial(model: AbstractRNN, initial_state: torch.Tensor | None, batch: int, like: torch.Tensor) -> torch.Tensor:
+    if initial_state is None:
+        return model.initial_state(batch).to(like.dtype)
+    x0 = torch.as_tensor(initial_state, dtype=like.dtype, device=like.device)
+    if x0.shape == (model.hidden_size,):
+        return x0.expand(batch, model.hidden_size)
+    if x0.shape != (batch, model.hidden_size):
+        raise ShapeError(f"'initial_state' must have shape ({batch}, {model.hidden_size}) or "
+                         f"({model.hidden_size},). Got {tuple(x0.shape)} instead.")
+    return x0
+
+
+def simulate(
+    model: AbstractRNN,
+    inputs: torch.Tensor,
+    initial_state: torch.Tensor | None = None,
+    *,
+    noise: bool = True,
+    generator: torch.Generator | None = None,
+) -> Trajectory:
+    """Run ``model`` on ``inputs``.
+
+    The drive of all time steps is computed in one batched product; the loop then applies the
+    model's flow with the integrator step and adds process noise (drawn from ``generator``, on the
+    CPU, so results do not depend on the device).
+
+    Args:
+        model: any :class:`~rnnscope.models.AbstractRNN`.
+        inputs: (batch, time, input_size).
+        initial_state: (batch, hidden_size), (hidden_size,) or None for the model's own.
+        noise: False switches process and input noise off.
+        generator: source of the noise; None uses fresh entropy.
+
+    Returns:
+        A :class:`Trajectory`.
+    """
+    inputs = _check_inputs(model, inputs)
+    B, T, _ = inputs.shape
+    x = _initial(model, initial_state, B, inputs)
+    x_init = x
+    sig_in = model.input_noise_std if noise else 0.0
+    sig_rec = model.process_noise_std if noise else 0.0
+    u = inputs
+    if sig_in > 0:
+        u = u + sig_in * torch.randn(u.shape, generator=generator).to(u.device, u.dtype)
+    drive = model.drive(u)
+    if sig_rec > 0:
+        xi = sig_rec * torch.randn((B, T, model.hidden_size), generator=generator).to(x.device, x.dtype)
+    flow = model.flow_fn()
+    states = []
+    for t in range(T):
+        x = euler_step(model, flow, x, drive[:, t])
+        if sig_rec > 0:
+            x = x + xi[:, t]
+        states.append(x)
+    S = torch.stack(states, dim=1) if states else x.new_zeros(B, 0, model.hidden_size)
+    return Trajectory(inputs=inputs, states=S, outputs=model.readout(S), initial_state=x_init, dt=model.dt)

@@ -1,0 +1,7 @@
+"""Recurrent network models: vector fields with a readout."""
+
+from ._base import AbstractRNN
+from ._nonlinearity import NONLINEARITIES, Nonlinearity, resolve_nonlinearity
+from .rate_rnn import PARAMETER_GROUPS, RateRNN
+
+__all__ = ["AbstractRNN", "RateRNN", "Nonlinearity", "NONLINEARITIES", "PARAMETER_GROUPS", "resolve_nonlinearity"]

@@ -65,6 +65,17 @@ class AbstractRNN(nn.Module, abc.ABC):
     def initial_state(self, batch_size: int) -> torch.Tensor:
         """The initial state for ``batch_size`` trials. Shape: (batch, hidden_size)."""
 
+    @abc.abstractmethod
+    def parameter_groups(self) -> dict[str, list[nn.Parameter]]:
+        """Trainable tensors by group (e.g. ``"input"``, ``"recurrent"``, ``"output"``).
+
+        The trainer's weight regulariser acts on the ``"recurrent"`` group.
+        """
+
+    def rates(self, x: torch.Tensor) -> torch.Tensor:
+        """Firing rates of states ``x`` (what a rate regulariser penalises). Shape preserved."""
+        return x
+
     @property
     @abc.abstractmethod
     def process_noise_std(self) -> float:

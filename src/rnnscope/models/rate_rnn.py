@@ -391,6 +391,9 @@ class RateRNN(AbstractRNN):
         J = self.recurrent_matrix()
         return lambda x, drive: self.flow(x, drive, J)
 
+    def rates(self, x: torch.Tensor) -> torch.Tensor:
+        return self.phi(x)
+
     def readout(self, x: torch.Tensor) -> torch.Tensor:
         r = self.phi(x) if self.readout_kind == "rates" else x
         return r @ self.output_weight.T + self.output_bias

@@ -176,6 +176,10 @@ class AbstractTask(abc.ABC):
     #: Performance at which training stops by default.
     default_criterion: ClassVar[float] = 0.95
 
+    #: Settings that train this task to criterion with the defaults of ``rnnscope train``:
+    #: ``{"model": {...RateRNN keywords...}, "training": {...TrainingConfig fields...}}``.
+    recommended: ClassVar[dict[str, dict[str, Any]]] = {}
+
     dt: float
 
     @property

@@ -1,0 +1,196 @@
+"""The ``rnnscope`` command: a thin shell over library calls.
+
+Each subcommand parses its options, builds a configuration and calls one library function; every
+error the library raises on purpose is printed as one clear line (exit code 2), never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from ..errors import ConfigError, RnnscopeError
+
+__all__ = ["main"]
+
+# option name -> (section, key, type)
+_OPTIONS: list[tuple[str, str, str, type, str]] = [
+    ("--hidden-size", "model", "hidden_size", int, "number of units"),
+    ("--rank", "model", "rank", int, "low-rank connectivity of rank K (default: full rank)"),
+    ("--tau", "model", "tau", float, "time constant in ms"),
+    ("--time", "model", "time", str, "continuous or discrete"),
+    ("--nonlinearity", "model", "nonlinearity", str, "tanh, relu, softplus, sigmoid or linear"),
+    ("--noise-std", "model", "noise_std", float, "recurrent noise sigma_rec"),
+    ("--dale", "model", "dale", float, "Dale's law with this fraction of excitatory units"),
+    ("--steps", "training", "steps", int, "maximum training steps"),
+    ("--batch-size", "training", "batch_size", int, "trials per step"),
+    ("--lr", "training", "learning_rate", float, "learning rate"),
+    ("--criterion", "training", "criterion", float, "stop when held-out performance reaches this"),
+    ("--checkpoint-every", "training", "checkpoint_every", int, "steps between checkpoints"),
+    ("--dt", "task_params", "dt", float, "time step of the task and the model, ms"),
+]
+
+
+def _parse_set(items: Sequence[str]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for item in items:
+        if "=" not in item:
+            raise ConfigError(f"--set takes SECTION.KEY=VALUE (e.g. training.rate_l2=0.001). Got {item!r}.")
+        key, raw = item.split("=", 1)
+        parts = key.split(".")
+        if len(parts) == 1:
+            out[parts[0]] = yaml.safe_load(raw)
+            continue
+        if len(parts) != 2 or parts[0] not in ("task_params", "model", "training"):
+            raise ConfigError(f"--set keys are task_params.KEY, model.KEY, training.KEY, seed or device. Got {key!r}.")
+        try:
+            value = yaml.safe_load(raw)
+        except yaml.YAMLError:
+            value = raw
+        out.setdefault(parts[0], {})[parts[1]] = value
+    return out
+
+
+def _train_config(args: argparse.Namespace) -> Any:
+    from ..config import _merge, build_run_config, load_config_file
+
+    data: dict[str, Any] = load_config_file(args.config) if args.config else {}
+    if args.task is not None:
+        data["task"] = args.task
+    elif "task" not in data:
+        raise ConfigError("Name a task (rnnscope train TASK) or give a --config file with 'task:'.")
+    cli: dict[str, Any] = {}
+    for flag, section, key, _typ, _help in _OPTIONS:
+        value = getattr(args, flag.lstrip("-").replace("-", "_"))
+        if value is not None:
+            cli.setdefault(section, {})[key] = value
+    if args.seed is not None:
+        cli["seed"] = args.seed
+    if args.device is not None:
+        cli["device"] = args.device
+    data = _merge(_merge(data, cli), _parse_set(args.set or []))
+    return build_run_config(data, source=str(args.config) if args.config else "the command line")
+
+
+def _print_summary(summary: dict[str, Any], out: Path) -> None:
+    perf = summary.get("performance")
+    perf_s = "n/a" if perf is None else f"{perf:.3f}"
+    print(f"task {summary['task']}: {summary['steps']} steps, {summary.get('wall_time_s', 0):.1f} s, "
+          f"loss {summary.get('loss') or float('nan'):.4g}, performance {perf_s} ({summary.get('status')})")
+    print(f"run folder: {out}  (summary.json, metrics.jsonl, checkpoint.safetensors, figures/)")
+
+
+def cmd_tasks(args: argparse.Namespace) -> int:
+    from ..tasks import available, task_class
+
+    names = available()
+    width = max(len(n) for n in names)
+    for name in names:
+        print(f"{name:<{width}}  {task_class(name).summary}")
+    return 0
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    from ..training import default_run_dir, resume_run, train_run
+
+    progress = False if args.no_progress else None
+    if args.resume:
+        if args.task is not None or args.config is not None:
+            raise ConfigError("--resume continues a run with its own config.yaml; give no TASK or --config with it.")
+        out = Path(args.resume)
+        summary = resume_run(out, steps=args.steps, progress=progress)
+    else:
+        config = _train_config(args)
+        out = Path(args.out) if args.out else default_run_dir(config.task)
+        print(f"training {config.task} -> {out}", file=sys.stderr)
+        summary = train_run(config, out, progress=progress)
+    _print_summary(summary, out)
+    return 0
+
+
+def cmd_evaluate(args: argparse.Namespace) -> int:
+    from ..training import evaluate_run
+
+    report = evaluate_run(args.run_dir, n_trials=args.trials, seed=args.seed, device=args.device)
+    print(json.dumps(report, indent=2))
+    return 0
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from ..config import build_run_config
+    from ..training import default_run_dir, train_run
+
+    config = build_run_config({"task": "flipflop", "seed": args.seed}, source="the demo")
+    out = Path(args.out) if args.out else default_run_dir("demo")
+    print(f"rnnscope demo: training a {config.model.hidden_size}-unit rate RNN on the 3-bit flip-flop "
+          f"(Sussillo & Barak 2013) to performance >= {config.training.criterion or 0.95}", file=sys.stderr)
+    summary = train_run(config, out, progress=False if args.no_progress else None)
+    _print_summary(summary, out)
+    print(f"figure: {out / 'figures' / 'trials.png'}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="rnnscope", description="Train recurrent networks on cognitive tasks and open the black box.")
+    p.add_argument("--version", action="version", version=_version())
+    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    t = sub.add_parser("tasks", help="list the tasks, one line each")
+    t.set_defaults(func=cmd_tasks)
+
+    tr = sub.add_parser("train", help="train a network on a task, writing a run folder")
+    tr.add_argument("task", nargs="?", help="task name (see `rnnscope tasks`)")
+    tr.add_argument("--config", help="YAML file with task, task_params, model, training, seed, device")
+    tr.add_argument("--out", help="run folder (default: runs/TASK)")
+    tr.add_argument("--resume", metavar="DIR", help="continue the run in DIR from its last checkpoint")
+    tr.add_argument("--seed", type=int)
+    tr.add_argument("--device", help="cpu, cuda, ...")
+    for flag, _section, _key, typ, helptext in _OPTIONS:
+        tr.add_argument(flag, type=typ, help=helptext)
+    tr.add_argument("--set", action="append", metavar="SECTION.KEY=VALUE",
+                    help="any other setting, e.g. --set training.rate_l2=1e-3 --set task_params.coherences=[6.4,12.8]")
+    tr.add_argument("--no-progress", action="store_true", help="no progress bar")
+    tr.set_defaults(func=cmd_train)
+
+    ev = sub.add_parser("evaluate", help="re-score a trained run on fresh trials")
+    ev.add_argument("run_dir")
+    ev.add_argument("--trials", type=int, default=512)
+    ev.add_argument("--seed", type=int, default=12345)
+    ev.add_argument("--device")
+    ev.set_defaults(func=cmd_evaluate)
+
+    d = sub.add_parser("demo", help="train a small network on the 3-bit flip-flop (the README's first command)")
+    d.add_argument("--out", help="run folder (default: runs/demo)")
+    d.add_argument("--seed", type=int, default=0)
+    d.add_argument("--no-progress", action="store_true")
+    d.set_defaults(func=cmd_demo)
+    return p
+
+
+def _version() -> str:
+    from .. import __version__
+
+    return f"rnnscope {__version__}"
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args.func(args) or 0)
+    except RnnscopeError as exc:
+        print(f"rnnscope {args.command}: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"rnnscope {args.command}: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,75 @@
+"""TrainingConfig: every knob of the trainer, validated once."""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from typing import Any
+
+from .._validation import check_bool, check_choice, check_float, check_int
+
+__all__ = ["TrainingConfig"]
+
+
+@dataclass(frozen=True)
+class TrainingConfig:
+    """Settings of :class:`~rnnscope.training.Trainer`.
+
+    Attributes:
+        steps: maximum number of optimisation steps (each on a fresh batch).
+        batch_size: trials per step.
+        learning_rate: step size of the optimiser.
+        optimizer: ``"adam"`` or ``"sgd"``.
+        loss: ``"mse"`` or ``"cross_entropy"``; None uses the task's default.
+        grad_clip: maximum global gradient norm; None for no clipping.
+        rate_l2: weight of the mean squared firing rate penalty.
+        weight_l2: weight of the mean squared recurrent weight penalty.
+        eval_every: steps between evaluations on a fixed held-out batch.
+        eval_batch_size: trials in that held-out batch.
+        criterion: stop once the held-out performance reaches this; None uses the task's default.
+        stop_at_criterion: whether to stop at the criterion at all.
+        checkpoint_every: steps between checkpoints (one is also written at the end).
+        log_every: steps between lines of ``metrics.jsonl``.
+        seed: seed of the training batches and of the noise (step k always sees the same batch).
+    """
+
+    steps: int = 2000
+    batch_size: int = 64
+    learning_rate: float = 1e-3
+    optimizer: str = "adam"
+    loss: str | None = None
+    grad_clip: float | None = 1.0
+    rate_l2: float = 0.0
+    weight_l2: float = 0.0
+    eval_every: int = 50
+    eval_batch_size: int = 256
+    criterion: float | None = None
+    stop_at_criterion: bool = True
+    checkpoint_every: int = 100
+    log_every: int = 10
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        own = "TrainingConfig"
+        set_ = lambda k, v: object.__setattr__(self, k, v)  # noqa: E731
+        set_("steps", check_int(own, "steps", self.steps, low=0))
+        set_("batch_size", check_int(own, "batch_size", self.batch_size, low=1))
+        set_("learning_rate", check_float(own, "learning_rate", self.learning_rate, low=0, low_inclusive=False))
+        check_choice(own, "optimizer", self.optimizer, ("adam", "sgd"))
+        if self.loss is not None:
+            check_choice(own, "loss", self.loss, ("mse", "cross_entropy"))
+        if self.grad_clip is not None:
+            set_("grad_clip", check_float(own, "grad_clip", self.grad_clip, low=0, low_inclusive=False))
+        set_("rate_l2", check_float(own, "rate_l2", self.rate_l2, low=0))
+        set_("weight_l2", check_float(own, "weight_l2", self.weight_l2, low=0))
+        set_("eval_every", check_int(own, "eval_every", self.eval_every, low=1))
+        set_("eval_batch_size", check_int(own, "eval_batch_size", self.eval_batch_size, low=1))
+        if self.criterion is not None:
+            set_("criterion", check_float(own, "criterion", self.criterion, low=0, high=1))
+        check_bool(own, "stop_at_criterion", self.stop_at_criterion)
+        set_("checkpoint_every", check_int(own, "checkpoint_every", self.checkpoint_every, low=1))
+        set_("log_every", check_int(own, "log_every", self.log_every, low=1))
+        set_("seed", check_int(own, "seed", self.seed, low=0))
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)

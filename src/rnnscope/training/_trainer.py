@@ -1,0 +1,303 @@
+"""The one BPTT trainer used by every model and task."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from ..dynamics import simulate
+from ..errors import ConfigError, TrainingDivergedError
+from ..models._base import AbstractRNN
+from ..tasks._base import AbstractTask, TrialBatch
+from ._checkpoint import atomic_write_text, load_checkpoint, save_checkpoint
+from ._config import TrainingConfig
+from ._losses import LOSSES
+
+__all__ = ["Trainer", "TrainingResult", "derive_seed", "CHECKPOINT_NAME", "METRICS_NAME"]
+
+CHECKPOINT_NAME = "checkpoint.safetensors"
+METRICS_NAME = "metrics.jsonl"
+
+
+def derive_seed(seed: int, stream: str, index: int = 0) -> int:
+    """A 63-bit seed for item ``index`` of a named random ``stream`` of run ``seed``.
+
+    Step k of a run always draws the same batch and noise, so a resumed run repeats an
+    uninterrupted one exactly.
+    """
+    digest = hashlib.sha256(f"{seed}:{stream}:{index}".encode()).digest()
+    return int.from_bytes(digest[:8], "little") >> 1
+
+
+@dataclass
+class TrainingResult:
+    """What :meth:`Trainer.fit` returns."""
+
+    steps: int
+    loss: float
+    performance: float
+    evaluation: dict[str, float]
+    stopped: str  # "criterion" or "max_steps"
+    wall_time: float
+    history: list[dict[str, Any]] = field(default_factory=list)
+
+
+class Trainer:
+    """Backpropagation through time for any :class:`AbstractRNN` on any :class:`AbstractTask`.
+
+    Each step draws a fresh batch (seeded by the step number), simulates the model with its noise,
+    minimises the masked loss plus regularisers with the optimiser, and every ``eval_every`` steps
+    scores a fixed held-out batch with ``task.evaluate``. Training stops at ``config.steps`` or
+    when the held-out performance reaches the criterion.
+
+    With a ``run_dir``, the trainer appends to ``metrics.jsonl`` and writes ``checkpoint.safetensors``
+    atomically every ``checkpoint_every`` steps and at the end; :meth:`resume` continues from it.
+
+    Args:
+        model: the network; its input and output sizes must match the task's.
+        task: the task to train on; its ``dt`` must equal the model's.
+        config: a :class:`TrainingConfig`.
+        run_dir: folder for metrics and checkpoints, or None to keep everything in memory.
+        device: where to train (``"cpu"``, ``"cuda"``, ...); default: where the model is.
+        progress: show a progress bar; default: only when stderr is a terminal.
+        checkpoint_metadata: JSON-able data saved in every checkpoint (e.g. the run configuration).
+    """
+
+    def __init__(
+        self,
+        model: AbstractRNN,
+        task: AbstractTask,
+        config: TrainingConfig | None = None,
+        *,
+        run_dir: str | Path | None = None,
+        device: torch.device | str | None = None,
+        progress: bool | None = None,
+        checkpoint_metadata: dict[str, Any] | None = None,
+    ) -> None:
+        if not isinstance(model, AbstractRNN):
+            raise ConfigError(f"The 'model' parameter of Trainer must be an AbstractRNN. Got {type(model).__name__} instead.")
+        if not isinstance(task, AbstractTask):
+            raise ConfigError(f"The 'task' parameter of Trainer must be an AbstractTask. Got {type(task).__name__} instead.")
+        config = config or TrainingConfig()
+        if not isinstance(config, TrainingConfig):
+            raise ConfigError(f"The 'config' parameter of Trainer must be a TrainingConfig. Got {type(config).__name__} instead.")
+        if model.input_size != task.input_size or model.output_size != task.output_size:
+            raise ConfigError(
+                f"The model has input_size={model.input_size}, output_size={model.output_size}, but task "
+                f"{task.name!r} needs input_size={task.input_size}, output_size={task.output_size}."
+            )
+        if model.time == "continuous" and not math.isclose(model.dt, task.dt):
+            raise ConfigError(
+                f"The model's dt ({model.dt:g} ms) differs from the task's dt ({task.dt:g} ms); "
+                "build both with the same dt."
+            )
+        self.model = model
+        self.task = task
+        self.config = config
+        self.device = torch.device(device) if device is not None else next(model.parameters()).device
+        self.model.to(self.device)
+        self.loss_name = config.loss or task.default_loss
+        self.loss_fn = LOSSES[self.loss_name]
+        self.criterion = config.criterion if config.criterion is not None else task.default_criterion
+        params = [p for p in model.parameters() if p.requires_grad]
+        if not params:
+            raise ConfigError("Every parameter of the model is frozen: there is nothing to train.")
+        if config.optimizer == "adam":
+            self.optimizer: torch.optim.Optimizer = torch.optim.Adam(params, lr=config.learning_rate)
+        else:
+            self.optimizer = torch.optim.SGD(params, lr=config.learning_rate)
+        self.run_dir = Path(run_dir) if run_dir is not None else None
+        self.progress = sys.stderr.isatty() if progress is None else bool(progress)
+        self.checkpoint_metadata = dict(checkpoint_metadata or {})
+        self.step = 0
+        self.elapsed = 0.0
+        self.last_loss = float("nan")
+        self.last_evaluation: dict[str, float] = {}
+        self.history: list[dict[str, Any]] = []
+        self._eval_batch: TrialBatch | None = None
+        self._last_checkpoint_step: int | None = None
+
+    # ------------------------------------------------------------------ pieces
+    def loss(self, batch: TrialBatch, generator: torch.Generator | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        """Total loss (task loss + regularisers) and the task loss alone on ``batch``."""
+        traj = simulate(self.model, batch.inputs, noise=True, generator=generator)
+        task_loss = self.loss_fn(traj.outputs, batch.targets, batch.mask)
+        total = task_loss
+        cfg = self.config
+        if cfg.rate_l2 > 0:
+            total = total + cfg.rate_l2 * self.model.rates(traj.states).pow(2).mean()
+        if cfg.weight_l2 > 0:
+            rec = self.model.parameter_groups()["recurrent"]
+            total = total + cfg.weight_l2 * sum(p.pow(2).mean() for p in rec)
+        return total, task_loss
+
+    def train_step(self) -> float:
+        """One optimisation step on the batch of the current step number; returns the task loss."""
+        cfg = self.config
+        batch = self.task.sample(cfg.batch_size, seed=derive_seed(cfg.seed, "batch", self.step)).to(self.device)
+        gen = torch.Generator().manual_seed(derive_seed(cfg.seed, "noise", self.step))
+        total, task_loss = self.loss(batch, gen)
+        value = float(task_loss.detach())
+        if not math.isfinite(float(total.detach())):
+            self._diverged(value)
+        self.optimizer.zero_grad(set_to_none=True)
+        total.backward()
+        if cfg.grad_clip is not None:
+            torch.nn.utils.clip_grad_norm_(self.model.parameters(), cfg.grad_clip)
+        self.optimizer.step()
+        self.step += 1
+        self.last_loss = value
+        return value
+
+    def evaluate(self, batch_size: int | None = None, seed: int | None = None) -> dict[str, float]:
+        """Score the model with ``task.evaluate`` on held-out trials (with the model's noise).
+
+        Without arguments, the same held-out batch is used every time (seeded from the run seed).
+        The returned dict also holds ``loss``, the task loss on that batch.
+        """
+        if batch_size is None and seed is None:
+            if self._eval_batch is None:
+                self._eval_batch = self.task.sample(
+                    self.config.eval_batch_size, seed=derive_seed(self.config.seed, "eval")
+                ).to(self.device)
+            batch = self._eval_batch
+            gen_seed = derive_seed(self.config.seed, "eval-noise")
+        else:
+            n = batch_size or self.config.eval_batch_size
+            s = derive_seed(self.config.seed, "evaluate", 0) if seed is None else seed
+            batch = self.task.sample(n, seed=s).to(self.device)
+            gen_seed = derive_seed(s, "evaluate-noise")
+        with torch.no_grad():
+            traj = simulate(self.model, batch.inputs, noise=True, generator=torch.Generator().manual_seed(gen_seed))
+            scores = dict(self.task.evaluate(traj.outputs, batch))
+            scores["loss"] = float(self.loss_fn(traj.outputs, batch.targets, batch.mask))
+        return scores
+
+    # ------------------------------------------------------------------ the loop
+    def fit(self, steps: int | None = None) -> TrainingResult:
+        """Train until ``steps`` (default ``config.steps``) or the criterion; returns the result."""
+        total_steps = self.config.steps if steps is None else int(steps)
+        cfg = self.config
+        start = time.perf_counter() - self.elapsed
+        stopped = "max_steps"
+        bar = None
+        if self.progress:
+            from tqdm.auto import tqdm
+
+            bar = tqdm(total=total_steps, initial=self.step, desc=f"training {self.task.name}", unit="step",
+                       file=sys.stderr, dynamic_ncols=True)
+        try:
+            if self.step == 0 and not self.last_evaluation:
+                self.last_evaluation = self.evaluate()
+                self._log({"step": 0, "eval": self.last_evaluation})
+            if cfg.stop_at_criterion and self.last_evaluation.get("performance", 0.0) >= self.criterion:
+                stopped = "criterion"
+            while stopped != "criterion" and self.step < total_steps:
+                loss = self.train_step()
+                self.elapsed = time.perf_counter() - start
+                if self.step % cfg.log_every == 0:
+                    self._log({"step": self.step, "loss": loss, "time": round(self.elapsed, 3)})
+                if self.step % cfg.eval_every == 0 or self.step == total_steps:
+                    self.last_evaluation = self.evaluate()
+                    self._log({"step": self.step, "eval": self.last_evaluation})
+                    if cfg.stop_at_criterion and self.last_evaluation["performance"] >= self.criterion:
+                        stopped = "criterion"
+                if bar is not None:
+                    bar.update(1)
+                    bar.set_postfix(loss=f"{loss:.4f}", perf=f"{self.last_evaluation.get('performance', float('nan')):.3f}")
+                if self.step % cfg.checkpoint_every == 0 and stopped != "criterion":
+                    self.save_checkpoint()
+        finally:
+            if bar is not None:
+                bar.close()
+        self.elapsed = time.perf_counter() - start
+        self.save_checkpoint()
+        return TrainingResult(
+            steps=self.step,
+            loss=self.last_loss if math.isfinite(self.last_loss) else float(self.last_evaluation.get("loss", float("nan"))),
+            performance=float(self.last_evaluation.get("performance", float("nan"))),
+            evaluation=dict(self.last_evaluation),
+            stopped=stopped,
+            wall_time=self.elapsed,
+            history=list(self.history),
+        )
+
+    # ------------------------------------------------------------------ persistence
+    def _log(self, record: dict[str, Any]) -> None:
+        self.history.append(record)
+        if self.run_dir is not None:
+            self.run_dir.mkdir(parents=True, exist_ok=True)
+            with open(self.run_dir / METRICS_NAME, "a", encoding="utf-8") as f:
+                f.write(json.dumps(record) + "\n")
+
+    def save_checkpoint(self, path: str | Path | None = None) -> Path | None:
+        """Write the checkpoint (to ``run_dir`` unless ``path`` is given); returns its path."""
+        if path is None:
+            if self.run_dir is None:
+                return None
+            self.run_dir.mkdir(parents=True, exist_ok=True)
+            path = self.run_dir / CHECKPOINT_NAME
+        meta = {
+            **self.checkpoint_metadata,
+            "elapsed": self.elapsed,
+            "last_loss": self.last_loss if math.isfinite(self.last_loss) else None,
+            "last_evaluation": self.last_evaluation,
+            "training_config": self.config.to_dict(),
+        }
+        save_checkpoint(path, self.model, self.optimizer, step=self.step, metadata=meta)
+        self._last_checkpoint_step = self.step
+        return Path(path)
+
+    def resume(self, path: str | Path | None = None) -> Trainer:
+        """Restore weights, optimiser state and step from a checkpoint (default: the run's own).
+
+        Lines of ``metrics.jsonl`` written after that checkpoint are dropped, so the file reads as
+        if the run had never been interrupted.
+        """
+        if path is None:
+            if self.run_dir is None:
+                raise ConfigError("Trainer.resume needs a checkpoint path or a run_dir.")
+            path = self.run_dir / CHECKPOINT_NAME
+        ckpt = load_checkpoint(path)
+        missing = self.model.load_state_dict(ckpt.model_state, strict=True)
+        del missing
+        if ckpt.optimizer_state is not None:
+            self.optimizer.load_state_dict(ckpt.optimizer_state)
+        self.step = ckpt.step
+        self._last_checkpoint_step = ckpt.step
+        self.elapsed = float(ckpt.metadata.get("elapsed", 0.0))
+        last = ckpt.metadata.get("last_loss")
+        self.last_loss = float("nan") if last is None else float(last)
+        self.last_evaluation = dict(ckpt.metadata.get("last_evaluation") or {})
+        if self.run_dir is not None and (self.run_dir / METRICS_NAME).is_file():
+            kept = []
+            for line in (self.run_dir / METRICS_NAME).read_text(encoding="utf-8").splitlines():
+                try:
+                    rec = json.loads(line)
+                except json.JSONDecodeError:
+                    continue  # a line cut by the kill
+                if rec.get("step", 0) <= self.step:
+                    kept.append(line)
+                    self.history.append(rec)
+            atomic_write_text(self.run_dir / METRICS_NAME, "".join(k + "\n" for k in kept))
+        return self
+
+    def _diverged(self, loss: float) -> None:
+        self._log({"step": self.step + 1, "diverged": True, "loss": loss if math.isfinite(loss) else str(loss)})
+        if self._last_checkpoint_step is not None and self.run_dir is not None:
+            kept = f"The last good checkpoint (step {self._last_checkpoint_step}) is kept in {self.run_dir}."
+        else:
+            kept = "No checkpoint had been written yet."
+        raise TrainingDivergedError(
+            f"The training loss became {loss} at step {self.step + 1}; training stopped. {kept} "
+            f"Try a smaller learning_rate (now {self.config.learning_rate:g}), gradient clipping "
+            f"(grad_clip, now {self.config.grad_clip}), a smaller initial gain g, or a larger tau."
+        )

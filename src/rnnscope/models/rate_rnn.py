@@ -213,7 +213,7 @@ class RateRNN(AbstractRNN):
         input_weights: torch.Tensor | None = None,
         output_weights: torch.Tensor | None = None,
         *,
-        bias: torch.Tensor | None = None,
+        bias: torch.Tensor | bool | None = None,
         output_bias: torch.Tensor | None = None,
         initial_state: torch.Tensor | None = None,
         **kwargs: Any,
@@ -224,7 +224,8 @@ class RateRNN(AbstractRNN):
             J: recurrent weights, (hidden_size, hidden_size); ``J[i, j]`` is the weight from j to i.
             input_weights: (hidden_size, input_size), or None for no inputs.
             output_weights: (output_size, hidden_size), or None for no readout.
-            bias, output_bias, initial_state: optional (hidden_size,), (output_size,), (hidden_size,).
+            bias: (hidden_size,) values, None for no bias, or a bool (with or without a zero bias).
+            output_bias, initial_state: optional (output_size,), (hidden_size,).
             **kwargs: any other RateRNN keyword (tau, dt, time, nonlinearity, noise_std, ...).
         """
         J = _as_matrix("J", J)
@@ -237,7 +238,10 @@ class RateRNN(AbstractRNN):
             if kwargs.get(key) not in (None, 0, 0.0):
                 raise ConfigError(f"RateRNN.from_weights builds a full-rank network without {key!r}. "
                                   f"Got {key}={kwargs[key]!r} instead.")
-        kwargs.setdefault("bias", bias is not None)
+        if isinstance(bias, bool):  # bias=False: no bias at all; bias=True: a zero, trainable bias
+            kwargs["bias"], bias = bias, None
+        else:
+            kwargs.setdefault("bias", bias is not None)
         kwargs.setdefault("dtype", J.dtype if J.is_floating_point() else None)
         model = cls(I.shape[1], N, W.shape[0], **kwargs)
         with torch.no_grad():
@@ -253,7 +257,7 @@ class RateRNN(AbstractRNN):
         input_weights: torch.Tensor | None = None,
         output_weights: torch.Tensor | None = None,
         *,
-        bias: torch.Tensor | None = None,
+        bias: torch.Tensor | bool | None = None,
         output_bias: torch.Tensor | None = None,
         initial_state: torch.Tensor | None = None,
         **kwargs: Any,
@@ -275,7 +279,10 @@ class RateRNN(AbstractRNN):
         I = _as_matrix("input_weights", input_weights, rows=N) if input_weights is not None else m.new_zeros(N, 0)
         W = _as_matrix("output_weights", output_weights, cols=N) if output_weights is not None else m.new_zeros(0, N)
         kwargs["rank"] = K
-        kwargs.setdefault("bias", bias is not None)
+        if isinstance(bias, bool):  # bias=False: no bias at all; bias=True: a zero, trainable bias
+            kwargs["bias"], bias = bias, None
+        else:
+            kwargs.setdefault("bias", bias is not None)
         kwargs.setdefault("dtype", m.dtype)
         model = cls(I.shape[1], N, W.shape[0], **kwargs)
         with torch.no_grad():

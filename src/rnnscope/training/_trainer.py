@@ -186,6 +186,10 @@ class Trainer:
         """Train until ``steps`` (default ``config.steps``) or the criterion; returns the result."""
         total_steps = self.config.steps if steps is None else int(steps)
         cfg = self.config
+        # Denormal floats (< 1e-38) in gradients and optimiser moments made CPU training up to 25x
+        # slower (measured on measure_set_go); flushing them to zero changes nothing measurable.
+        # This is a process-wide setting of torch; it is left on.
+        torch.set_flush_denormal(True)
         start = time.perf_counter() - self.elapsed
         stopped = "max_steps"
         bar = None

@@ -128,6 +128,7 @@ class MeasureSetGo(AbstractTask):
     summary: ClassVar[str] = "Ready-Set-Go: reproduce a measured interval by ramping to a threshold"
     default_criterion: ClassVar[float] = 0.95
     default_loss: ClassVar[str] = "mse"
+    recommended: ClassVar[dict] = {"training": {"learning_rate": 1e-2, "steps": 3000}}
 
     dt: float = 20.0  # ms
     fixation: float | tuple[float, float] = 200.0  # ms before Ready

@@ -8,6 +8,7 @@
 
 from ._base import AbstractTask, Timeline, TrialBatch
 from ._checker import TaskContractError, check_task
+from ._neurogym import from_neurogym
 from ._registry import available, make, register, task_class
 
 __all__ = [
@@ -17,6 +18,7 @@ __all__ = [
     "TaskContractError",
     "available",
     "check_task",
+    "from_neurogym",
     "make",
     "register",
     "task_class",

@@ -55,6 +55,7 @@ class ContextDecision(AbstractTask):
     name: ClassVar[str] = "context_decision"
     summary: ClassVar[str] = "context-dependent decision: report the sign of the cued one of two evidence streams"
     default_criterion: ClassVar[float] = 0.9
+    recommended: ClassVar[dict] = {"training": {"learning_rate": 1e-2, "steps": 3000}}
 
     dt: float = 20.0
     fixation: float | tuple[float, float] = 100.0

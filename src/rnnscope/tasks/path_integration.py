@@ -69,7 +69,9 @@ class PathIntegration(AbstractTask):
 
     name: ClassVar[str] = "path_integration"
     summary: ClassVar[str] = "2-D path integration: report position in a box from velocity inputs"
-    default_criterion: ClassVar[float] = 0.9
+    # stop with a margin over the target (mean error < 10% of the box on fresh trials)
+    default_criterion: ClassVar[float] = 0.92
+    recommended: ClassVar[dict] = {"training": {"learning_rate": 1e-2, "steps": 3000}}
 
     dt: float = 20.0
     duration: float = 2000.0

@@ -200,6 +200,18 @@ class AbstractTask(abc.ABC):
     def output_size(self) -> int:
         return len(self.output_names)
 
+    def analysis_inputs(self) -> dict[str, torch.Tensor]:
+        """Constant inputs under which the network's dynamics are worth analysing.
+
+        ``rnnscope analyze`` looks for fixed points under each of them (e.g. one per context of the
+        context-dependent decision task). Default: the zero input. Shape of each: (input_size,).
+        """
+        return {"zero input": torch.zeros(self.input_size)}
+
+    #: Conditions whose regression axes (targeted dimensionality reduction) describe the task,
+    #: in the order they are orthogonalised; empty for tasks where PCA is the natural view.
+    analysis_variables: ClassVar[tuple[str, ...]] = ()
+
     def params(self) -> dict[str, Any]:
         """The task's parameters as plain Python values (what ``make(name, **params)`` takes)."""
         out = {}

@@ -82,6 +82,15 @@ class ContextDecision(AbstractTask):
     def input_names(self) -> tuple[str, ...]:
         return ("fixation", "motion", "colour", "context_motion", "context_colour")
 
+    analysis_variables: ClassVar[tuple[str, ...]] = ("choice", "coherence_motion", "coherence_colour", "context")
+
+    def analysis_inputs(self) -> dict[str, torch.Tensor]:
+        """Zero-coherence stimulus with the fixation and context cues on, one per context (Mante et al.)."""
+        return {
+            "motion context": torch.tensor([1.0, 0.0, 0.0, 1.0, 0.0]),
+            "colour context": torch.tensor([1.0, 0.0, 0.0, 0.0, 1.0]),
+        }
+
     @property
     def output_names(self) -> tuple[str, ...]:
         return ("choice",)

@@ -114,6 +114,12 @@ class PerceptualDecision(AbstractTask):
     def output_names(self) -> tuple[str, ...]:
         return ("choice",)
 
+    analysis_variables: ClassVar[tuple[str, ...]] = ("choice", "coherence")
+
+    def analysis_inputs(self) -> dict[str, torch.Tensor]:
+        """Zero-coherence evidence with the fixation cue on (integration), and the decision period."""
+        return {"fixation, zero coherence": torch.tensor([1.0, 0.0]), "decision": torch.tensor([0.0, 0.0])}
+
     def _sample(self, batch_size: int, generator: torch.Generator) -> TrialBatch:
         g, B = generator, batch_size
         durations = {p: uniform(g, B, getattr(self, p)) for p in ("fixation", "stimulus", "delay", "decision")}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import torch
@@ -64,6 +65,15 @@ def _initial(model: AbstractRNN, initial_state: torch.Tensor | None, batch: int,
     return x0
 
 
+def _intervene(intervention: Callable[[int, torch.Tensor], torch.Tensor], t: int, x: torch.Tensor) -> torch.Tensor:
+    out = intervention(t, x)
+    if not isinstance(out, torch.Tensor) or out.shape != x.shape:
+        got = tuple(out.shape) if isinstance(out, torch.Tensor) else type(out).__name__
+        raise ShapeError(f"The 'intervention' parameter of simulate must return the state with shape "
+                         f"{tuple(x.shape)} (batch, hidden_size). Got {got} at step {t} instead.")
+    return out
+
+
 def simulate(
     model: AbstractRNN,
     inputs: torch.Tensor,
@@ -71,6 +81,7 @@ def simulate(
     *,
     noise: bool = True,
     generator: torch.Generator | None = None,
+    intervention: Callable[[int, torch.Tensor], torch.Tensor] | None = None,
 ) -> Trajectory:
     """Run ``model`` on ``inputs``.
 
@@ -84,6 +95,10 @@ def simulate(
         initial_state: (batch, hidden_size), (hidden_size,) or None for the model's own.
         noise: False switches process and input noise off.
         generator: source of the noise; None uses fresh entropy.
+        intervention: ``intervention(t, x) -> x``, applied to the state (batch, hidden_size) after
+            step ``t`` (0-based, noise included) and before it is stored, so the next step starts
+            from the intervened state (see :mod:`rnnscope.analysis.perturbation`: silence, clamp,
+            pulse). None leaves the loop untouched.
 
     Returns:
         A :class:`Trajectory`.
@@ -106,6 +121,8 @@ def simulate(
         x = euler_step(model, flow, x, drive[:, t])
         if sig_rec > 0:
             x = x + xi[:, t]
+        if intervention is not None:
+            x = _intervene(intervention, t, x)
         states.append(x)
     S = torch.stack(states, dim=1) if states else x.new_zeros(B, 0, model.hidden_size)
     return Trajectory(inputs=inputs, states=S, outputs=model.readout(S), initial_state=x_init, dt=model.dt)

@@ -1,6 +1,8 @@
 """Analyses that read a trained or random network: fixed points, Lyapunov spectra, ..."""
 
+from .fixed_points import FixedPoints, candidates_from_trajectories, find_fixed_points
 from .flow_field import FlowField, Nullclines, flow_field, flow_field_from_pca, latent_flow_field, nullclines
+from .linearisation import LineAttractorReport, Linearisation, line_attractor_report, linearise
 from .lyapunov import (
     LyapunovSpectrum,
     kaplan_yorke_dimension,
@@ -17,19 +19,34 @@ from .perturbation import (
     pulse,
     silence,
 )
+from .state_space import (
+    PCA,
+    ConditionAverages,
+    NotFittedError,
+    RegressionAxes,
+    condition_average,
+    gaussian_smooth,
+)
 
 __all__ = [
+    "FixedPoints",
+    "find_fixed_points",
+    "candidates_from_trajectories",
+    "Linearisation",
+    "linearise",
+    "LineAttractorReport",
+    "line_attractor_report",
+    "LyapunovSpectrum",
+    "lyapunov_spectrum",
+    "largest_lyapunov_exponent",
+    "largest_exponent_from_trajectories",
+    "kaplan_yorke_dimension",
     "FlowField",
     "Nullclines",
     "flow_field",
     "flow_field_from_pca",
     "latent_flow_field",
     "nullclines",
-    "LyapunovSpectrum",
-    "lyapunov_spectrum",
-    "largest_lyapunov_exponent",
-    "largest_exponent_from_trajectories",
-    "kaplan_yorke_dimension",
     "Intervention",
     "PerturbationResult",
     "silence",
@@ -37,4 +54,10 @@ __all__ = [
     "pulse",
     "combine",
     "perturbation_effect",
+    "PCA",
+    "RegressionAxes",
+    "ConditionAverages",
+    "condition_average",
+    "gaussian_smooth",
+    "NotFittedError",
 ]

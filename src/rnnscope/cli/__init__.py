@@ -122,6 +122,27 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_analyze(args: argparse.Namespace) -> int:
+    from ..analysis.run_report import analyze_run
+
+    report = analyze_run(args.run_dir, n_trials=args.trials, n_candidates=args.candidates,
+                         seed=args.seed, progress=False if args.no_progress else None)
+    out = Path(args.run_dir) / "analysis"
+    for name, entry in report["conditions"].items():
+        fp = entry["fixed_points"]
+        print(f"{name}: {fp['count']} fixed points, by number of unstable directions {fp['by_n_unstable']}, "
+              f"max q {fp['max_q']:.2g}" if fp["max_q"] is not None else f"{name}: no fixed point found")
+        if "line_attractor" in entry:
+            la = entry["line_attractor"]
+            print(f"  line attractor: {la['fraction_passing']:.0%} of {la['points']} points pass; "
+                  f"selection-vector overlaps {la['median_selection_vector_overlap']}")
+    print(f"PCA: top 3 components explain {report['pca']['cumulative_top3']:.1%} of the variance")
+    ly = report["lyapunov"]
+    print(f"largest Lyapunov exponent: {ly['largest']:.4g} {ly['units']}")
+    print(f"wrote {out / 'analysis.json'} and {out / 'report.html'}")
+    return 0
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     from ..config import build_run_config
     from ..training import default_run_dir, train_run
@@ -167,6 +188,14 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--seed", type=int, default=12345)
     ev.add_argument("--device")
     ev.set_defaults(func=cmd_evaluate)
+
+    an = sub.add_parser("analyze", help="fixed points, state space, flow field and Lyapunov exponent of a trained run")
+    an.add_argument("run_dir")
+    an.add_argument("--trials", type=int, default=256, help="fresh trials to simulate")
+    an.add_argument("--candidates", type=int, default=1024, help="starting states of the fixed-point search")
+    an.add_argument("--seed", type=int, default=0)
+    an.add_argument("--no-progress", action="store_true")
+    an.set_defaults(func=cmd_analyze)
 
     d = sub.add_parser("demo", help="train a small network on the 3-bit flip-flop (the README's first command)")
     d.add_argument("--out", help="run folder (default: runs/demo)")

@@ -1,6 +1,7 @@
 """Pure plotting functions: data in, matplotlib Figure or Axes out."""
 
 from .flow import plot_flow_field
+from .state_space import plot_trajectories, plot_variance_explained
 from .trials import plot_trials
 
-__all__ = ["plot_trials", "plot_flow_field"]
+__all__ = ["plot_trials", "plot_flow_field", "plot_trajectories", "plot_variance_explained"]

@@ -1,0 +1,893 @@
+"""Fixed points and slow points of any model (Sussillo & Barak 2013; Golub & Sussillo 2018).
+
+A fixed point is a root of ``F(x) = f(x, u)`` (continuous time, ``f`` the flow) or
+``F(x) = f(x, u) - x`` (discrete time, ``f`` the map) at a constant input ``u``. The search, in
+float64 with the model's analytic Jacobian ``J``:
+
+1. **Candidates**: states visited on trials, optionally with Gaussian noise
+   (:func:`candidates_from_trajectories`), or states given by the user.
+2. **Trust-region Newton on F** (Powell's dogleg), batched over candidates: each step solves
+   ``J dx = -F`` for all candidates at once (batched LU) and takes that Newton step when it fits in the
+   point's trust region, else a step along the dogleg path towards steepest descent on
+   ``q(x) = |F(x)|^2 / 2``. Far from a root this is a damped descent on q; near a root -- stable *or*
+   saddle -- it is Newton's method and converges quadratically. (Plain gradient descent on q, the
+   classic recipe, slows down near the degenerate minima of q and needs hundreds to thousands of
+   steps.) After an accepted Newton step, *chord steps* ``dx = -J(x_0)^{-1} F(x)`` reuse the same LU
+   factors while each at least quarters q: one evaluation of F and two triangular solves instead of a
+   new Jacobian and factorisation. Points that converge are retired; points that come within the
+   de-duplication radius of a retired one are dropped.
+3. **Waves**: with many candidates (more than 256), a strided subset of 64 is searched first. Each
+   remaining candidate then runs three chord steps with the Jacobian of its nearest point found (one
+   LU per found point, shared); a candidate that lands on that point so fast lies where the
+   linearisation at that point already describes the vector field, and is skipped. The next 64 of
+   the unexplained candidates are searched, the rest filtered again, and so on. What is left to
+   search is mostly states between attractors -- where the saddles are.
+4. **Newton polishing**: undamped Newton steps on converged points, kept while q falls, so q ends
+   far below ``tol_q`` (typically at float64 round-off).
+5. **Midpoint seeding**: saddles between attractors are seldom visited on trials. A second round starts
+   on the segment between each pair of stable points found in the first round -- at its midpoint and
+   at every dip of q along it (a saddle need not sit halfway) -- and at the centroid of the stable
+   points. For an n-bit flip-flop these land near the edge, face and centre saddles of the cube; the
+   centre (all directions along the bits unstable) is the point plain gradient descent misses most.
+6. **De-duplication, outliers, classification**: points closer than ``tol_unique * s`` are the same
+   point (``s`` the root-mean-square norm of the candidate states, 1 if that is zero; the point of
+   lowest q is kept); points farther from the centroid of the candidates than ``outlier_scale`` times
+   the median distance of the candidates from it are dropped; each point is classified from the
+   eigenvalues of the Jacobian of the vector field (real parts above zero are unstable in continuous
+   time, moduli above one in discrete time).
+
+Points where the search stops with ``q > tol_q`` (local minima of q -- slow points -- or the iteration
+budget ran out) are kept, flagged ``is_slow``, and never mixed with the fixed points
+(:meth:`FixedPoints.fixed`, :meth:`FixedPoints.slow`).
+
+For a low-rank :class:`~rnnscope.models.RateRNN` without a random bulk, every fixed point satisfies
+``x = J phi(x) + I u + b`` with ``J = M N^T / N_units``, so ``x = M kappa + I u + b`` with
+``kappa = N^T phi(x) / N_units``: the same search runs exactly in the K-dimensional latent space, on
+``G(kappa) = kappa - N^T phi(M kappa + I u + b) / N_units``, from the candidates' latent coordinates
+and from random latent states covering the box where all fixed points lie (for bounded phi), and the
+roots are mapped back to states. (Slow points found this way are local minima of ``|G|``.)
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from .._validation import check_bool, check_float, check_int
+from ..dynamics import Trajectory, simulate
+from ..errors import ConfigError, ShapeError
+from ..models._base import AbstractRNN
+from ..models.rate_rnn import RateRNN
+from ..tasks._base import TrialBatch
+from .linearisation import _lu_factor, _solve, _sorted_eig
+
+__all__ = ["FixedPoints", "find_fixed_points", "candidates_from_trajectories"]
+
+_OWNER = "find_fixed_points"
+_ARRAYS = ("states", "q", "inputs", "eigenvalues", "eigenvectors", "n_unstable", "is_slow")
+
+
+# ---------------------------------------------------------------------------------------------- result
+@dataclass(frozen=True, eq=False)
+class FixedPoints:
+    """A batch of fixed (and slow) points with their linearisation.
+
+    Attributes:
+        states: the points, float64.
+        q: ``|F(x)|^2 / 2`` at each point (F the flow, or map minus identity).
+        inputs: the constant input of each point.
+        eigenvalues: eigenvalues of the Jacobian of the vector field (the flow in continuous time,
+            the map in discrete time), complex, sorted by decreasing real part (continuous) or modulus
+            (discrete).
+        eigenvectors: the matching right eigenvectors, as columns (unit norm, largest entry real
+            and positive).
+        n_unstable: number of unstable directions (real part > 0, resp. modulus > 1).
+        is_slow: True for slow points (the search stopped with ``q`` above its tolerance).
+        time: ``"continuous"`` or ``"discrete"``.
+        dt: the model's time step in ms (time constants of discrete-time modes need it).
+
+    Shape:
+        - states: (n, hidden_size); q: (n,); inputs: (n, input_size)
+        - eigenvalues: (n, hidden_size); eigenvectors: (n, hidden_size, hidden_size)
+        - n_unstable, is_slow: (n,)
+    """
+
+    states: torch.Tensor
+    q: torch.Tensor
+    inputs: torch.Tensor
+    eigenvalues: torch.Tensor
+    eigenvectors: torch.Tensor
+    n_unstable: torch.Tensor
+    is_slow: torch.Tensor
+    time: str = "continuous"
+    dt: float = 1.0
+
+    def __post_init__(self) -> None:
+        if self.time not in ("continuous", "discrete"):
+            raise ConfigError(f"The 'time' parameter of FixedPoints must be one of 'continuous', 'discrete'. "
+                              f"Got {self.time!r} instead.")
+        if self.states.ndim != 2:
+            raise ShapeError(f"The 'states' parameter of FixedPoints must have shape (n, hidden_size). "
+                             f"Got {tuple(self.states.shape)} instead.")
+        n, N = self.states.shape
+        expected = {"q": "(n,)", "inputs": "(n, input_size)", "eigenvalues": "(n, hidden_size)",
+                    "eigenvectors": "(n, hidden_size, hidden_size)", "n_unstable": "(n,)", "is_slow": "(n,)"}
+        shapes = {"q": (n,), "eigenvalues": (n, N), "eigenvectors": (n, N, N), "n_unstable": (n,), "is_slow": (n,)}
+        for name, shown in expected.items():
+            shape = tuple(getattr(self, name).shape)
+            bad = (len(shape) != 2 or shape[0] != n) if name == "inputs" else shape != shapes[name]
+            if bad:
+                raise ShapeError(f"The {name!r} parameter of FixedPoints must have shape {shown} with "
+                                 f"n = {n}, hidden_size = {N}. Got {shape} instead.")
+
+    # ------------------------------------------------------------------ sizes and subsets
+    def __len__(self) -> int:
+        return int(self.states.shape[0])
+
+    @property
+    def hidden_size(self) -> int:
+        return int(self.states.shape[1])
+
+    @property
+    def input_size(self) -> int:
+        return int(self.inputs.shape[1])
+
+    def __getitem__(self, index: int | slice | torch.Tensor) -> FixedPoints:
+        """The subset selected by an index, a slice, a boolean mask or an index tensor."""
+        if isinstance(index, int):
+            index = slice(index, index + 1) if index != -1 else slice(-1, None)
+        kw = {name: getattr(self, name)[index] for name in _ARRAYS}
+        return FixedPoints(**kw, time=self.time, dt=self.dt)
+
+    def fixed(self) -> FixedPoints:
+        """The true fixed points (``q`` at or below the search tolerance)."""
+        return self[~self.is_slow]
+
+    def slow(self) -> FixedPoints:
+        """The slow points (local minima of ``q`` above the tolerance)."""
+        return self[self.is_slow]
+
+    def stable(self) -> FixedPoints:
+        """Fixed points without unstable directions."""
+        return self[~self.is_slow & (self.n_unstable == 0)]
+
+    def saddles(self) -> FixedPoints:
+        """Fixed points with some, but not all, directions unstable."""
+        return self[~self.is_slow & (self.n_unstable > 0) & (self.n_unstable < self.hidden_size)]
+
+    def unstable(self) -> FixedPoints:
+        """Fixed points whose every direction is unstable (repellers)."""
+        return self[~self.is_slow & (self.n_unstable == self.hidden_size)]
+
+    def by_n_unstable(self) -> dict[int, int]:
+        """Number of true fixed points with k unstable directions, ``{k: count}``, k ascending."""
+        values, counts = torch.unique(self.n_unstable[~self.is_slow], return_counts=True)
+        return {int(v): int(c) for v, c in zip(values, counts)}
+
+    @property
+    def stability(self) -> list[str]:
+        """A label per point: ``"stable"``, ``"saddle-k"`` (k unstable directions), ``"unstable"``, or
+        ``"slow"``."""
+        out = []
+        for slow, k in zip(self.is_slow.tolist(), self.n_unstable.tolist()):
+            if slow:
+                out.append("slow")
+            elif k == 0:
+                out.append("stable")
+            elif k == self.hidden_size:
+                out.append("unstable")
+            else:
+                out.append(f"saddle-{k}")
+        return out
+
+    def __repr__(self) -> str:
+        return (f"FixedPoints(n={len(self)}, hidden_size={self.hidden_size}, time={self.time!r}, "
+                f"fixed={int((~self.is_slow).sum())}, slow={int(self.is_slow.sum())}, "
+                f"by_n_unstable={self.by_n_unstable()})")
+
+    # ------------------------------------------------------------------ saving
+    def save(self, path: str | Path) -> Path:
+        """Write a ``.npz`` file (numpy arrays named like the attributes, plus ``meta``, a JSON
+        string with ``time`` and ``dt``). Returns the path written."""
+        path = Path(path)
+        if path.suffix != ".npz":
+            path = path.with_name(path.name + ".npz")
+        arrays = {name: getattr(self, name).detach().cpu().numpy() for name in _ARRAYS}
+        meta = json.dumps({"time": self.time, "dt": self.dt, "format": "rnnscope.FixedPoints/1"})
+        np.savez(path, meta=np.array(meta), **arrays)
+        return path
+
+    @classmethod
+    def load(cls, path: str | Path) -> FixedPoints:
+        """Read a file written by :meth:`save`."""
+        with np.load(Path(path), allow_pickle=False) as data:
+            missing = [name for name in (*_ARRAYS, "meta") if name not in data.files]
+            if missing:
+                raise ConfigError(f"{str(path)!r} is not a FixedPoints file: it lacks {', '.join(missing)}.")
+            meta = json.loads(str(data["meta"]))
+            kw = {name: torch.from_numpy(np.array(data[name])) for name in _ARRAYS}
+        return cls(**kw, time=meta["time"], dt=float(meta["dt"]))
+
+
+# ---------------------------------------------------------------------------------------------- candidates
+def candidates_from_trajectories(
+    states: torch.Tensor | Trajectory,
+    n: int,
+    noise_std: float = 0.0,
+    seed: int = 0,
+) -> torch.Tensor:
+    """``n`` states drawn at random from trajectories, plus Gaussian noise.
+
+    States are drawn without replacement when there are at least ``n`` of them.
+
+    Args:
+        states: visited states, (batch, time, hidden_size) or (samples, hidden_size), or a
+            :class:`~rnnscope.dynamics.Trajectory`.
+        n: number of candidates.
+        noise_std: standard deviation of the noise added to each coordinate.
+        seed: seed of the draw and of the noise.
+
+    Shape:
+        - returns: (n, hidden_size), in the dtype of ``states``
+    """
+    own = "candidates_from_trajectories"
+    if isinstance(states, Trajectory):
+        states = states.states
+    if not isinstance(states, torch.Tensor) or states.ndim not in (2, 3) or states.numel() == 0:
+        shape = tuple(states.shape) if isinstance(states, torch.Tensor) else type(states).__name__
+        raise ShapeError(f"The 'states' parameter of {own} must have shape (batch, time, hidden_size) or "
+                         f"(samples, hidden_size) and not be empty. Got {shape} instead.")
+    n = check_int(own, "n", n, low=1)
+    noise_std = check_float(own, "noise_std", noise_std, low=0)
+    seed = check_int(own, "seed", seed, low=0)
+    flat = states.detach().reshape(-1, states.shape[-1])
+    gen = torch.Generator().manual_seed(seed)
+    total = flat.shape[0]
+    if total >= n:
+        index = torch.randperm(total, generator=gen)[:n]
+    else:
+        index = torch.randint(total, (n,), generator=gen)
+    out = flat[index.to(flat.device)].clone()
+    if noise_std > 0:
+        noise = torch.randn(out.shape, generator=gen, dtype=torch.float64)
+        out = out + noise_std * noise.to(out.device, out.dtype)
+    return out
+
+
+# ---------------------------------------------------------------------------------------------- solver
+@dataclass(frozen=True)
+class _System:
+    """A square nonlinear system: ``F(x)`` (m, D) -> (m, D) and its Jacobian (m, D) -> (m, D, D)."""
+
+    F: Callable[[torch.Tensor], torch.Tensor]
+    jacobian: Callable[[torch.Tensor], torch.Tensor]
+
+
+def _q(F: torch.Tensor) -> torch.Tensor:
+    return 0.5 * (F * F).sum(-1)
+
+
+def _first_close(points: torch.Tensor, q: torch.Tensor, radius: float) -> torch.Tensor:
+    """Boolean mask of points to keep: a point is dropped when a point of lower q (ties: lower
+    index) lies within ``radius``. One vectorised pass (chains may merge points a few radii apart;
+    used only while iterating, where that is harmless)."""
+    m = points.shape[0]
+    if m < 2:
+        return torch.ones(m, dtype=torch.bool, device=points.device)
+    close = torch.cdist(points, points) <= radius
+    if int(close.sum()) == m:  # only the diagonal: nothing to merge
+        return torch.ones(m, dtype=torch.bool, device=points.device)
+    order = torch.argsort(q, stable=True)
+    rank = torch.empty_like(order)
+    rank[order] = torch.arange(m, device=points.device)
+    better = rank[None, :] < rank[:, None]  # [i, j]: j comes before i
+    return ~(close & better).any(dim=1)
+
+
+def _unique(points: torch.Tensor, q: torch.Tensor, radius: float) -> torch.Tensor:
+    """Indices of representatives: greedily take the lowest-q point, drop all within ``radius``."""
+    m = points.shape[0]
+    if m == 0:
+        return torch.zeros(0, dtype=torch.long, device=points.device)
+    close = (torch.cdist(points, points) <= radius).cpu()
+    taken = torch.zeros(m, dtype=torch.bool)
+    keep = []
+    for i in torch.argsort(q.cpu(), stable=True).tolist():
+        if not taken[i]:
+            keep.append(i)
+            taken |= close[i]
+    return torch.tensor(keep, dtype=torch.long, device=points.device)
+
+
+def _chunk_size(D: int) -> int:
+    """Points per block of (m, D, D) work: about 2 MB of float64 per Jacobian block. Small blocks
+    stay in cache between building a Jacobian and factorising it; blocks above 32 MB page-fault on
+    every allocation (glibc maps them afresh)."""
+    return max(1, (1 << 18) // (D * D))
+
+
+def _step(system: _System, x: torch.Tensor, F: torch.Tensor, q: torch.Tensor, delta: torch.Tensor,
+          tol_q: float, chord_steps: int):
+    """One trust-region (dogleg) Newton step for every point, then cheap chord steps.
+
+    Powell's dogleg: the Newton step ``-J^{-1} F`` when it fits in the trust region of radius
+    ``delta``, else the point at distance ``delta`` along the path from the Cauchy (steepest descent
+    on q) point to the Newton point. The step is accepted when q falls by a fair share of what the
+    linear model predicts; the radius grows or shrinks with that ratio. Where the full Newton step
+    was taken and accepted, chord steps ``-J(x_0)^{-1} F(x)`` reuse the LU factors of the same
+    Jacobian (each costs one evaluation of F and two triangular solves instead of a new Jacobian and
+    factorisation) while each of them at least quarters q.
+
+    Returns the new x, F, q, trust radii, which points accepted a step, and |J^T F| before the step.
+    """
+    out = []
+    n = _chunk_size(x.shape[1])
+    for xs, Fs, qs, rs in zip(x.split(n), F.split(n), q.split(n), delta.split(n)):
+        J = system.jacobian(xs)
+        LU, pivots, info = _lu_factor(J)
+        ok = info == 0
+        newton = -torch.linalg.lu_solve(LU, pivots, Fs[..., None])[..., 0]
+        g = (Fs[..., None, :] @ J)[..., 0, :]  # J^T F, the gradient of q
+        Jg = (J @ g[..., None])[..., 0]
+        g2 = (g * g).sum(-1)
+        gn = g2.sqrt()
+        alpha = g2 / (Jg * Jg).sum(-1).clamp_min(1e-300)
+        cauchy = -alpha[:, None] * g
+        nc = alpha * gn
+        ok &= torch.isfinite(newton).all(-1)
+        newton = torch.where(ok[:, None], newton, cauchy)
+        nn_ = newton.norm(dim=-1)
+        # the point of the dogleg path at distance delta: cauchy + tau (newton - cauchy)
+        d = newton - cauchy
+        a = (d * d).sum(-1).clamp_min(1e-300)
+        b = 2 * (cauchy * d).sum(-1)
+        c = nc * nc - rs * rs
+        tau = ((-b + (b * b - 4 * a * c).clamp_min(0).sqrt()) / (2 * a)).clamp(0, 1)
+        full = nn_ <= rs
+        short = nc >= rs
+        clipped = -(rs / gn.clamp_min(1e-300))[:, None] * g
+        step = torch.where(full[:, None], newton, torch.where(short[:, None], clipped, cauchy + tau[:, None] * d))
+        # J step without another pass over J: J newton = -F, J cauchy = -alpha J g
+        J_newton = torch.where(ok[:, None], -Fs, -alpha[:, None] * Jg)
+        J_step = torch.where(
+            full[:, None], J_newton,
+            torch.where(short[:, None], -(rs / gn.clamp_min(1e-300))[:, None] * Jg,
+                        (1 - tau[:, None]) * (-alpha[:, None] * Jg) + tau[:, None] * J_newton))
+        predicted = qs - _q(Fs + J_step)
+        del J
+        x_new = xs + step
+        F_new = system.F(x_new)
+        q_new = _q(F_new)
+        rho = (qs - q_new) / predicted.clamp_min(1e-300)
+        accept = (rho > 1e-4) & torch.isfinite(q_new)
+        length = step.norm(dim=-1)
+        rs = torch.where(rho < 0.25, 0.25 * length, torch.where(rho > 0.75, torch.maximum(rs, 2 * length), rs))
+        xs = torch.where(accept[:, None], x_new, xs)
+        Fs = torch.where(accept[:, None], F_new, Fs)
+        qs = torch.where(accept, q_new, qs)
+        idx = torch.nonzero(accept & full & ok & (qs > tol_q)).flatten()
+        if chord_steps > 0 and idx.numel() > 0:
+            LU, pivots = LU[idx], pivots[idx]
+            xc, Fc, qc = xs[idx], Fs[idx], qs[idx]
+            for _ in range(chord_steps):
+                x_try = xc - torch.linalg.lu_solve(LU, pivots, Fc[..., None])[..., 0]
+                F_try = system.F(x_try)
+                q_try = _q(F_try)
+                good = q_try <= 0.25 * qc
+                xc = torch.where(good[:, None], x_try, xc)
+                Fc = torch.where(good[:, None], F_try, Fc)
+                qc = torch.where(good, q_try, qc)
+                go = good & (qc > tol_q)
+                if not go.any():
+                    break
+                if int(go.sum()) < 0.75 * go.numel():  # shrink the working set
+                    xs[idx], Fs[idx], qs[idx] = xc, Fc, qc
+                    idx, LU, pivots, xc, Fc, qc = idx[go], LU[go], pivots[go], xc[go], Fc[go], qc[go]
+            xs[idx], Fs[idx], qs[idx] = xc, Fc, qc
+        out.append((xs, Fs, qs, rs, accept, gn))
+    return tuple(torch.cat(parts) for parts in zip(*out))
+
+
+def _chord_filter(system: _System, points: torch.Tensor, starts: torch.Tensor, radius: float,
+                  steps: int = 3) -> torch.Tensor:
+    """Which starts are *not* explained by the known ``points``.
+
+    Each start runs ``steps`` chord iterations ``x <- x - J(p)^{-1} F(x)`` with the Jacobian of its
+    nearest known point p (one LU factorisation per known point, shared by all starts near it). A
+    start that lands within ``radius`` of p in so few steps lies where the linearisation at p already
+    describes the vector field: the full search from it would find p again. Starts near a saddle not
+    found yet (where the Jacobian differs: an unstable direction) do not converge that fast and are
+    kept. (With 3 steps every saddle of the flip-flop benchmark networks is still found; with 8, a
+    few edge saddles of a 256-unit network were lost.) Returns a boolean mask of the starts to keep.
+    """
+    D = points.shape[1]
+    nearest = torch.cdist(starts, points).argmin(dim=1)
+    used = torch.unique(nearest)
+    if used.numel() * D * D * 8 > 64 * 2**20:  # too many factors to hold: keep every start
+        return torch.ones(starts.shape[0], dtype=torch.bool, device=starts.device)
+    LU, pivots, info = _lu_factor(system.jacobian(points[used]))  # row k: point used[k]
+    order = torch.argsort(nearest)
+    x = starts[order]
+    groups = nearest[order]
+    counts = torch.unique_consecutive(groups, return_counts=True)[1]  # groups appear in the order of used
+    bounds = [0, *torch.cumsum(counts, 0).tolist()]
+    usable = [(k, a, b) for k, (a, b) in enumerate(zip(bounds[:-1], bounds[1:])) if int(info[k]) == 0]
+    with torch.no_grad():
+        for _ in range(steps):
+            F = system.F(x)
+            for k, a, b in usable:
+                x[a:b] -= torch.linalg.lu_solve(LU[k], pivots[k], F[a:b].T).T
+    explained = (x - points[groups]).norm(dim=-1) <= radius  # NaN (diverged) compares False
+    keep = torch.empty_like(explained)
+    keep[order] = ~explained
+    return keep
+
+
+def _search(
+    system: _System,
+    starts: torch.Tensor,
+    *,
+    tol_q: float,
+    radius: float,
+    trust_radius: float,
+    known: torch.Tensor,
+    max_iterations: int,
+    polish_steps: int,
+    progress: bool,
+    chord_steps: int = 8,
+    wave: int = 64,
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Batched dogleg trust-region Newton on ``system`` from ``starts``, then Newton polishing.
+
+    Points that come within ``radius`` of each other or of a ``known`` point are merged on the way.
+    Many starts (more than ``4 * wave``) are searched in waves of ``wave`` strided starts; after
+    each wave the starts left that :func:`_chord_filter` explains by the points found are dropped.
+    Returns the final points, their q and whether each converged (q <= tol_q).
+    """
+    kw = dict(tol_q=tol_q, radius=radius, trust_radius=trust_radius, max_iterations=max_iterations,
+              polish_steps=polish_steps, progress=progress, chord_steps=chord_steps, wave=wave)
+    m = starts.shape[0]
+    if wave > 0 and m > 4 * wave:
+        rest, found, parts = starts, known, []
+        while rest.shape[0] > 0:
+            now = torch.zeros(rest.shape[0], dtype=torch.bool, device=starts.device)
+            if rest.shape[0] > 2 * wave:
+                now[torch.linspace(0, rest.shape[0] - 1, wave, device=starts.device).round().long()] = True
+            else:
+                now[:] = True
+            x1, q1, c1 = _search(system, rest[now], known=found, **{**kw, "wave": 0})
+            parts.append((x1, q1, c1))
+            rest = rest[~now]
+            found = torch.cat([found, x1[c1]])
+            if found.shape[0] > 0 and rest.shape[0] > 0:
+                rest = rest[_chord_filter(system, found, rest, radius)]
+        return tuple(torch.cat(t) for t in zip(*parts))
+    D = starts.shape[1]
+    F = system.F(starts)
+    q = _q(F)
+    finite = torch.isfinite(q)
+    x, F, q = starts[finite], F[finite], q[finite]
+    delta = torch.full_like(q, trust_radius)
+    done_x, done_q, done_conv = [], [], []
+    found = known
+    bar = None
+    if progress:
+        from tqdm.auto import tqdm
+
+        bar = tqdm(total=max_iterations, desc="fixed points", leave=False, file=sys.stderr)
+    for _ in range(max_iterations):
+        # 1) retire converged points (merged with each other and with what was found); drop the
+        #    others that came within the radius of a point found
+        conv = q <= tol_q
+        if conv.any():
+            cx, cq = x[conv], q[conv]
+            keep = _first_close(cx, cq, radius)
+            if found.shape[0] > 0:
+                keep &= ~(torch.cdist(cx, found) <= radius).any(dim=1)
+            if keep.any():
+                done_x.append(cx[keep])
+                done_q.append(cq[keep])
+                done_conv.append(torch.ones(int(keep.sum()), dtype=torch.bool, device=x.device))
+                found = torch.cat([found, cx[keep]])
+        stay = ~conv
+        if found.shape[0] > 0:
+            stay &= ~(torch.cdist(x, found) <= radius).any(dim=1)
+        x, F, q, delta = x[stay], F[stay], q[stay], delta[stay]
+        if x.shape[0] == 0:
+            break
+        # 2) one dogleg step (and chord steps) for every remaining point
+        x, F, q, delta, accept, gnorm = _step(system, x, F, q, delta, tol_q, chord_steps)
+        # 3) stagnation: the trust region collapsed or the gradient of q vanished (a slow point)
+        scale = x.norm(dim=-1) + trust_radius
+        stuck = ~accept & ((delta <= 1e-10 * scale) | (gnorm <= 1e-14 * F.norm(dim=-1) * scale))
+        if stuck.any():
+            done_x.append(x[stuck])
+            done_q.append(q[stuck])
+            done_conv.append(torch.zeros(int(stuck.sum()), dtype=torch.bool, device=x.device))
+            x, F, q, delta = x[~stuck], F[~stuck], q[~stuck], delta[~stuck]
+        if bar is not None:
+            bar.update(1)
+            bar.set_postfix(active=int(x.shape[0]))
+    if bar is not None:
+        bar.close()
+    if x.shape[0] > 0:  # what is left when the budget ran out
+        done_x.append(x)
+        done_q.append(q)
+        done_conv.append(q <= tol_q)
+    if not done_x:
+        return starts.new_zeros(0, D), starts.new_zeros(0), torch.zeros(0, dtype=torch.bool, device=starts.device)
+    x, q, conv = torch.cat(done_x), torch.cat(done_q), torch.cat(done_conv)
+    if conv.any() and polish_steps > 0:
+        x, q = x.clone(), q.clone()
+        x[conv], q[conv] = _polish(system, x[conv], q[conv], polish_steps)
+    return x, q, conv
+
+
+def _polish(system: _System, x: torch.Tensor, q: torch.Tensor, steps: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Undamped Newton steps ``dx = -J^{-1} F``, each kept only where it lowers q."""
+    n = _chunk_size(x.shape[1])
+    for _ in range(steps):
+        F = system.F(x)
+        step, info = (torch.cat(t) for t in zip(*(_solve(system.jacobian(xs), -Fs)
+                                                   for xs, Fs in zip(x.split(n), F.split(n)))))
+        ok = (info == 0) & torch.isfinite(step).all(-1)
+        x_try = x + torch.where(ok[:, None], step, torch.zeros_like(step))
+        q_try = _q(system.F(x_try))
+        better = ok & (q_try < q)
+        if not better.any():
+            break
+        x = torch.where(better[:, None], x_try, x)
+        q = torch.where(better, q_try, q)
+    return x, q
+
+
+# ---------------------------------------------------------------------------------------------- finder
+def find_fixed_points(
+    model: AbstractRNN,
+    inputs: torch.Tensor | None = None,
+    initial_states: torch.Tensor | TrialBatch | Trajectory | None = None,
+    *,
+    n_candidates: int = 1024,
+    noise_std: float = 0.0,
+    tol_q: float = 1e-12,
+    tol_unique: float = 1e-3,
+    outlier_scale: float | None = 10.0,
+    max_iterations: int = 500,
+    polish_steps: int = 3,
+    seed_midpoints: bool = True,
+    eigenvalue_tol: float = 1e-8,
+    low_rank: bool | None = None,
+    seed: int = 0,
+    progress: bool | None = None,
+) -> FixedPoints:
+    """Find the fixed points (and slow points) of ``model`` at a constant input.
+
+    See the module docstring for the algorithm.
+
+    Args:
+        model: any :class:`~rnnscope.models.AbstractRNN`.
+        inputs: the constant input, (input_size,); None for zero input.
+        initial_states: where the search starts: a tensor of candidate states (n, hidden_size), used
+            as given; visited states (batch, time, hidden_size) or a
+            :class:`~rnnscope.dynamics.Trajectory`, from which ``n_candidates`` states are drawn; or a
+            :class:`~rnnscope.tasks.TrialBatch`, whose inputs are simulated without noise first. None
+            is allowed only for the low-rank search, which then starts from random latent states.
+        n_candidates: number of candidates drawn from trajectories (or random latent starts).
+        noise_std: Gaussian noise added to candidates drawn from trajectories.
+        tol_q: a point is fixed when ``q = |F|^2 / 2 <= tol_q`` (F in the units of the vector field:
+            per ms in continuous time).
+        tol_unique: points closer than ``tol_unique * s`` are the same point, ``s`` the
+            root-mean-square norm of the candidate states (1 if that is zero).
+        outlier_scale: drop points farther from the centroid of the candidates than this times the
+            median distance of the candidates from it; None keeps every point.
+        max_iterations: budget of trust-region Newton steps per wave of candidates.
+        polish_steps: undamped Newton steps on converged points.
+        seed_midpoints: run a second round from the segments between pairs of stable points found in
+            the first round (their midpoints and the minima of q along them) and from the centroid of
+            the stable points: where the saddles between attractors lie.
+        eigenvalue_tol: a direction is unstable when its eigenvalue has real part
+            ``> eigenvalue_tol * max|lambda|`` (continuous) or modulus ``> 1 + eigenvalue_tol``
+            (discrete).
+        low_rank: use the exact K-dimensional search of a low-rank RateRNN (None: whenever the model
+            is one, without random bulk; True: require it; False: always search the full state space).
+        seed: seed of the candidate draw and of its noise.
+        progress: show a progress bar; default: only when stderr is a terminal.
+
+    Returns:
+        A :class:`FixedPoints`, ordered by ``is_slow``, then number of unstable directions, then q.
+
+    Shape:
+        - inputs: (input_size,)
+        - initial_states: (n, hidden_size), (batch, time, hidden_size), or a TrialBatch/Trajectory
+    """
+    if not isinstance(model, AbstractRNN):
+        raise ConfigError(f"The 'model' parameter of {_OWNER} must be an AbstractRNN. "
+                          f"Got {type(model).__name__} instead.")
+    n_candidates = check_int(_OWNER, "n_candidates", n_candidates, low=1)
+    noise_std = check_float(_OWNER, "noise_std", noise_std, low=0)
+    tol_q = check_float(_OWNER, "tol_q", tol_q, low=0, low_inclusive=False)
+    tol_unique = check_float(_OWNER, "tol_unique", tol_unique, low=0, low_inclusive=False)
+    if outlier_scale is not None:
+        outlier_scale = check_float(_OWNER, "outlier_scale", outlier_scale, low=0, low_inclusive=False)
+    max_iterations = check_int(_OWNER, "max_iterations", max_iterations, low=1)
+    polish_steps = check_int(_OWNER, "polish_steps", polish_steps, low=0)
+    check_bool(_OWNER, "seed_midpoints", seed_midpoints)
+    eigenvalue_tol = check_float(_OWNER, "eigenvalue_tol", eigenvalue_tol, low=0)
+    if low_rank is not None:
+        check_bool(_OWNER, "low_rank", low_rank)
+    seed = check_int(_OWNER, "seed", seed, low=0)
+    if progress is not None:
+        check_bool(_OWNER, "progress", progress)
+    show = sys.stderr.isatty() if progress is None else progress
+
+    can_low_rank = isinstance(model, RateRNN) and model.rank is not None and model.bulk is None
+    if low_rank is True and not can_low_rank:
+        raise ConfigError(f"The 'low_rank' parameter of {_OWNER} needs a low-rank RateRNN without random "
+                          f"bulk (rank set, bulk_g = 0). Got low_rank=True for {model!r} instead.")
+    use_low_rank = can_low_rank if low_rank is None else low_rank
+
+    # float64 copy of the model: the search and the eigendecomposition run in double precision
+    device = next(iter(model.parameters()), torch.empty(0)).device
+    m64 = copy.deepcopy(model).to(torch.float64)
+    m64.requires_grad_(False)
+    u = _check_inputs(model, inputs, device)
+
+    with torch.no_grad():
+        candidates = _candidates(m64, initial_states, n_candidates, noise_std, seed, use_low_rank, device)
+        if candidates is None:  # low rank without candidates: no state cloud to compare against
+            scale, centre, limit = 1.0, None, None
+        else:
+            rms = float(candidates.pow(2).sum(-1).mean().sqrt())
+            scale = rms if rms > 0 else 1.0
+            centre = candidates.mean(0)
+            med = float((candidates - centre).norm(dim=-1).median())
+            limit = outlier_scale * med if outlier_scale is not None and med > 0 else None
+        radius = tol_unique * scale
+        cache = _SpectrumCache(m64, u, eigenvalue_tol)
+        kw = dict(tol_q=tol_q, max_iterations=max_iterations, polish_steps=polish_steps, progress=show)
+        if use_low_rank:
+            points, q, conv = _low_rank_search(m64, u, candidates, n_candidates, radius, seed,
+                                               seed_midpoints, cache, **kw)
+        else:
+            points, q, conv = _full_search(m64, u, candidates, radius, scale, seed_midpoints, cache, **kw)
+        # de-duplicate (fixed points first, then slow points away from every fixed point)
+        fixed = torch.nonzero(conv).flatten()
+        fixed = fixed[_unique(points[fixed], q[fixed], radius)]
+        slow = torch.nonzero(~conv).flatten()
+        if slow.numel() > 0 and fixed.numel() > 0:
+            slow = slow[~(torch.cdist(points[slow], points[fixed]) <= radius).any(dim=1)]
+        slow = slow[_unique(points[slow], q[slow], radius)]
+        index = torch.cat([fixed, slow])
+        points, q, conv = points[index], q[index], conv[index]
+        if limit is not None and points.shape[0] > 0:
+            inside = (points - centre).norm(dim=-1) <= limit
+            points, q, conv = points[inside], q[inside], conv[inside]
+        return _assemble(m64, u, points, q, ~conv, cache)
+
+
+def _check_inputs(model: AbstractRNN, inputs, device) -> torch.Tensor:
+    if inputs is None:
+        return torch.zeros(model.input_size, dtype=torch.float64, device=device)
+    if not isinstance(inputs, torch.Tensor):
+        inputs = torch.as_tensor(inputs)
+    if tuple(inputs.shape) != (model.input_size,):
+        raise ShapeError(f"The 'inputs' parameter of {_OWNER} must have shape ({model.input_size},). "
+                         f"Got {tuple(inputs.shape)} instead.")
+    return inputs.to(device=device, dtype=torch.float64)
+
+
+def _candidates(model, initial_states, n, noise_std, seed, low_rank, device) -> torch.Tensor | None:
+    N = model.hidden_size
+    if initial_states is None:
+        if low_rank:
+            return None
+        raise ConfigError(f"The 'initial_states' parameter of {_OWNER} must be a tensor of candidate states, "
+                          f"a TrialBatch or a Trajectory (only the low-rank search can start without "
+                          f"candidates). Got None instead.")
+    if isinstance(initial_states, TrialBatch):
+        inputs = initial_states.inputs.to(device=device, dtype=torch.float64)
+        if inputs.shape[-1] != model.input_size:
+            raise ShapeError(f"The 'initial_states' TrialBatch of {_OWNER} must have inputs of shape "
+                             f"(batch, time, {model.input_size}). Got {tuple(inputs.shape)} instead.")
+        initial_states = simulate(model, inputs, noise=False).states
+    if isinstance(initial_states, Trajectory):
+        initial_states = initial_states.states
+    if not isinstance(initial_states, torch.Tensor):
+        raise ConfigError(f"The 'initial_states' parameter of {_OWNER} must be a tensor, a TrialBatch or a "
+                          f"Trajectory. Got {type(initial_states).__name__} instead.")
+    shape = tuple(initial_states.shape)
+    if initial_states.ndim == 3 and shape[-1] == N and initial_states.numel() > 0:
+        out = candidates_from_trajectories(initial_states, n, noise_std, seed)
+    elif initial_states.ndim == 2 and shape[-1] == N and shape[0] > 0:
+        out = initial_states
+    else:
+        raise ShapeError(f"The 'initial_states' parameter of {_OWNER} must have shape (n, {N}) or "
+                         f"(batch, time, {N}). Got {shape} instead.")
+    out = out.detach().to(device=device, dtype=torch.float64)
+    if not torch.isfinite(out).all():
+        raise ConfigError(f"The 'initial_states' parameter of {_OWNER} must be finite. Got NaN or inf values.")
+    return out
+
+
+def _system(model: AbstractRNN, u: torch.Tensor) -> _System:
+    """F(x) and its Jacobian: the flow (continuous) or the map minus identity (discrete)."""
+    discrete = model.time == "discrete"
+    N = model.hidden_size
+    drive = model.drive(u)
+    flow = model.flow_fn()
+
+    def F(x: torch.Tensor) -> torch.Tensor:
+        out = flow(x, drive.expand_as(x))
+        return out - x if discrete else out
+
+    def jacobian(x: torch.Tensor) -> torch.Tensor:
+        J = model.jacobian(x, u.expand(*x.shape[:-1], -1))
+        if discrete:
+            J = J - torch.eye(N, dtype=x.dtype, device=x.device)
+        return J
+
+    return _System(F, jacobian)
+
+
+class _SpectrumCache:
+    """Eigendecompositions of the model's Jacobian at points, computed once per point."""
+
+    def __init__(self, model: AbstractRNN, u: torch.Tensor, tol: float) -> None:
+        self.model, self.u, self.tol = model, u, tol
+        N = model.hidden_size
+        self.points = u.new_zeros(0, N)
+        self.vals = torch.zeros(0, N, dtype=torch.complex128, device=u.device)
+        self.vecs = torch.zeros(0, N, N, dtype=torch.complex128, device=u.device)
+        self.n_unstable = torch.zeros(0, dtype=torch.long, device=u.device)
+
+    def __call__(self, points: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Eigenvalues (sorted), right eigenvectors and number of unstable directions."""
+        index = torch.full((points.shape[0],), -1, dtype=torch.long, device=points.device)
+        if self.points.shape[0] > 0 and points.shape[0] > 0:
+            d, j = torch.cdist(points, self.points).min(dim=1)
+            index = torch.where(d == 0, j, index)
+        new = index < 0
+        if new.any():
+            vals, vecs, nu = _spectrum(self.model, self.u, points[new], self.tol)
+            index[new] = self.points.shape[0] + torch.arange(int(new.sum()), device=points.device)
+            self.points = torch.cat([self.points, points[new]])
+            self.vals = torch.cat([self.vals, vals])
+            self.vecs = torch.cat([self.vecs, vecs])
+            self.n_unstable = torch.cat([self.n_unstable, nu])
+        return self.vals[index], self.vecs[index], self.n_unstable[index]
+
+
+def _spectrum(model: AbstractRNN, u: torch.Tensor, points: torch.Tensor, tol: float):
+    """Eigenvalues (sorted), right eigenvectors and number of unstable directions at ``points``."""
+    N = model.hidden_size
+    if points.shape[0] == 0:
+        z = torch.zeros(0, N, dtype=torch.complex128, device=points.device)
+        return z, z.new_zeros(0, N, N), torch.zeros(0, dtype=torch.long, device=points.device)
+    jac = model.jacobian(points, u.expand(points.shape[0], -1))
+    vals, vecs = _sorted_eig(jac, model.time)
+    if model.time == "discrete":
+        n_unstable = (vals.abs() > 1.0 + tol).sum(-1)
+    else:
+        n_unstable = (vals.real > tol * vals.abs().amax(-1, keepdim=True)).sum(-1)
+    return vals, vecs, n_unstable
+
+
+def _segment_seeds(F: Callable[[torch.Tensor], torch.Tensor], stable: torch.Tensor, limit: int,
+                   samples: int = 9) -> torch.Tensor:
+    """Seeds for the saddles between attractors: on the segment between each pair of ``stable``
+    points (at most ``limit`` pairs, drawn at random), the midpoint and every interior local minimum
+    of q among ``samples`` evenly spaced points; plus the centroid of all stable points.
+
+    A saddle between two attractors sits on the boundary of their basins, near the segment that joins
+    them but not always at its middle; q along the segment dips where the segment passes it.
+    """
+    s = stable.shape[0]
+    if s < 2:
+        return stable.new_zeros(0, stable.shape[1])
+    i, j = torch.triu_indices(s, s, offset=1, device=stable.device)
+    if i.numel() > limit:
+        gen = torch.Generator().manual_seed(1)
+        pick = torch.randperm(i.numel(), generator=gen)[:limit].to(i.device)
+        i, j = i[pick], j[pick]
+    t = torch.linspace(0, 1, samples + 2, dtype=stable.dtype, device=stable.device)  # with the ends
+    line = stable[i, None, :] + t[None, :, None] * (stable[j] - stable[i])[:, None, :]  # (pairs, T, N)
+    q = _q(F(line.reshape(-1, stable.shape[1]))).reshape(line.shape[:2])
+    inner = (q[:, 1:-1] <= q[:, :-2]) & (q[:, 1:-1] <= q[:, 2:])
+    inner[:, samples // 2] = True  # the midpoint
+    seeds = line[:, 1:-1][inner]
+    return torch.cat([seeds, stable.mean(0, keepdim=True)])
+
+
+def _full_search(model, u, candidates, radius, scale, seed_midpoints, cache, **kw):
+    system = _system(model, u)
+    known = candidates.new_zeros(0, candidates.shape[1])
+    x, q, conv = _search(system, candidates, radius=radius, trust_radius=scale, known=known, **kw)
+    if seed_midpoints and conv.any():
+        fixed = x[conv][_unique(x[conv], q[conv], radius)]
+        _, _, n_unstable = cache(fixed)
+        seeds = _segment_seeds(system.F, fixed[n_unstable == 0], max(candidates.shape[0], 64))
+        if seeds.shape[0] > 0:
+            x2, q2, conv2 = _search(system, seeds, radius=radius, trust_radius=scale, known=x[conv], **kw)
+            x, q, conv = torch.cat([x, x2]), torch.cat([q, q2]), torch.cat([conv, conv2])
+    return x, q, conv
+
+
+def _low_rank_search(model: RateRNN, u, candidates, n_candidates, radius, seed, seed_midpoints, cache,
+                     *, tol_q, **kw):
+    """Exact search in the K-dimensional latent space of a low-rank RateRNN (no bulk)."""
+    M, Nl = model.m, model.n  # (N, K)
+    N, K = M.shape
+    c = model.drive(u)  # I u + b
+    phi = model.phi
+    eye = torch.eye(K, dtype=M.dtype, device=M.device)
+
+    def G(kappa: torch.Tensor) -> torch.Tensor:
+        return kappa - phi(kappa @ M.T + c) @ Nl / N
+
+    def JG(kappa: torch.Tensor) -> torch.Tensor:
+        d = phi.derivative(kappa @ M.T + c)
+        return eye - (Nl.T * d[:, None, :]) @ M / N
+
+    latent = _System(G, JG)
+
+    def to_states(kappa: torch.Tensor) -> torch.Tensor:
+        return kappa @ M.T + c
+
+    # starts: the latent coordinates of the candidates, plus random latent states in a box that
+    # holds every fixed point when phi is bounded (|kappa_k| <= mean_i |n_ik| sup|phi|) and the
+    # candidates' latent coordinates (else a guess of 5 for sup|phi|)
+    probe = phi(torch.linspace(-50, 50, 101, dtype=M.dtype, device=M.device)).abs().amax()
+    bound = float(probe) if float(probe) <= 1.0 + 1e-12 else 5.0
+    box = Nl.abs().mean(0) * bound * 1.1 + 1e-3
+    starts = []
+    if candidates is not None:
+        starts.append(phi(candidates) @ Nl / N)
+        box = torch.maximum(box, starts[0].abs().amax(0) * 1.5)
+    gen = torch.Generator().manual_seed(seed)
+    r0 = torch.rand(n_candidates, K, generator=gen, dtype=torch.float64).to(M.device)
+    starts.append((2 * r0 - 1) * box)
+    starts = torch.cat(starts)
+    s = max(float(starts.pow(2).sum(-1).mean().sqrt()), 1e-3)
+    # the latent radius maps tol_unique * scale through |M kappa| <= |M|_2 |kappa|
+    lat_radius = radius / max(float(torch.linalg.matrix_norm(M, ord=2)), 1e-12)
+    lat_tol = min(tol_q, 1e-20) * max(1.0, s * s)
+    opts = dict(tol_q=lat_tol, radius=lat_radius, trust_radius=s, **kw)
+    kappa, qk, conv = _search(latent, starts, known=starts.new_zeros(0, K), **opts)
+    if seed_midpoints and conv.any():
+        fixed = kappa[conv][_unique(kappa[conv], qk[conv], lat_radius)]
+        _, _, n_unstable = cache(to_states(fixed))
+        seeds = _segment_seeds(latent.F, fixed[n_unstable == 0], max(starts.shape[0], 64))
+        if seeds.shape[0] > 0:
+            k2, _, _ = _search(latent, seeds, known=kappa[conv], **opts)
+            kappa = torch.cat([kappa, k2])
+    x = to_states(kappa)
+    q = _q(_system(model, u).F(x))
+    return x, q, q <= tol_q
+
+
+def _assemble(model, u, points, q, is_slow, cache: _SpectrumCache) -> FixedPoints:
+    vals, vecs, n_unstable = cache(points)
+    # order: fixed before slow, then by number of unstable directions, then by q
+    n = points.shape[0]
+    key = torch.argsort(q, stable=True)
+    key = key[torch.argsort(n_unstable[key], stable=True)]
+    key = key[torch.argsort(is_slow[key].to(torch.long), stable=True)]
+    cpu = lambda t: t[key].detach().cpu()  # noqa: E731
+    return FixedPoints(
+        states=cpu(points),
+        q=cpu(q),
+        inputs=u.detach().cpu().expand(n, -1).clone(),
+        eigenvalues=cpu(vals),
+        eigenvectors=cpu(vecs),
+        n_unstable=cpu(n_unstable),
+        is_slow=cpu(is_slow),
+        time=model.time,
+        dt=float(model.dt),
+    )

@@ -1,0 +1,39 @@
+"""`rnnscope analyze` end to end on tiny runs of every task."""
+
+import json
+
+import pytest
+
+from rnnscope.cli import main
+from rnnscope.tasks import available
+
+
+@pytest.mark.parametrize("name", available())
+def test_analyze_every_task_end_to_end(name, tmp_path, capsys):
+    run = tmp_path / name
+    extra = ["--rank", "2"] if name == "perceptual_decision" else []  # exercises the latent flow field
+    assert main(["train", name, "--steps", "15", "--hidden-size", "16", "--batch-size", "8", "--out", str(run),
+                 "--no-progress", "--set", "training.eval_batch_size=16", *extra]) == 0
+    assert main(["analyze", str(run), "--trials", "32", "--candidates", "64", "--no-progress"]) == 0
+    out = run / "analysis"
+    report = json.loads((out / "analysis.json").read_text())
+    assert report["task"] == name
+    assert set(report["conditions"]) == set(__import__("rnnscope").tasks.make(name).analysis_inputs())
+    for entry in report["conditions"].values():
+        fp = entry["fixed_points"]
+        assert set(fp) >= {"by_n_unstable", "max_q"}
+        assert sum(fp["by_n_unstable"].values()) == fp["count"]
+        if fp["count"]:
+            assert fp["max_q"] < 1e-10
+    assert 0 < report["pca"]["cumulative_top3"] <= 1
+    assert report["lyapunov"]["largest"] is not None
+    html = (out / "report.html").read_text()
+    assert html.count("data:image/png;base64,") >= 3 and "src='http" not in html
+    for png in ("flow_field.png", "pca_variance.png"):
+        assert (out / png).stat().st_size > 1000
+    assert "fixed points" in capsys.readouterr().out
+
+
+def test_analyze_refuses_a_folder_that_is_not_a_run(tmp_path, capsys):
+    assert main(["analyze", str(tmp_path)]) == 2
+    assert "not a run folder" in capsys.readouterr().err

@@ -175,7 +175,6 @@ def analyze_run(
     if task.analysis_variables:
         tdr = RegressionAxes(task.analysis_variables, n_pcs=max(len(task.analysis_variables), min(12, model.hidden_size)))
         tdr.fit(states, batch.conditions, task.dt, lengths=batch.lengths)
-        axes = tdr.axes_
         report["regression_axes"] = {
             "variables": list(tdr.variables_),
             "overlap_before_orthogonalisation": [
@@ -193,7 +192,6 @@ def analyze_run(
         )
         save(ax, "regression_axes.png", "Condition-averaged trajectories on the first two regression axes "
              "(targeted dimensionality reduction, Mante et al. 2013).")
-        del axes
 
     # flow field in the most informative plane
     first_name, u0 = next(iter(task.analysis_inputs().items()))

@@ -162,7 +162,7 @@ def plot_flow_field(
                 sel = k == kk
                 if kk == 0:
                     ax.scatter(P[sel, 0], P[sel, 1], s=55, facecolor="k", edgecolor="white", linewidth=0.8,
-                               zorder=6, label="stable")
+                               zorder=7, label="stable")
                 else:
                     ax.scatter(P[sel, 0], P[sel, 1], s=55, facecolor="white", linewidth=1.8, zorder=6,
                                edgecolor=_SADDLE_COLORS[(kk - 1) % len(_SADDLE_COLORS)],

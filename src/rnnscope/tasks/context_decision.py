@@ -14,10 +14,8 @@ from typing import ClassVar
 
 import torch
 
-from .._validation import check_float, check_range
-from ..errors import ConfigError
 from ._base import AbstractTask, Timeline, TrialBatch, choice, uniform
-from .perceptual_decision import _check_levels, decision_scores
+from .perceptual_decision import decision_scores, validate_decision_fields
 
 __all__ = ["ContextDecision"]
 
@@ -66,17 +64,7 @@ class ContextDecision(AbstractTask):
     stimulus_noise: float = 1.0
 
     def __post_init__(self) -> None:
-        owner = type(self).__name__
-        object.__setattr__(self, "dt", check_float(owner, "dt", self.dt, low=0, low_inclusive=False))
-        for period in ("fixation", "stimulus", "delay", "decision"):
-            object.__setattr__(self, period, check_range(owner, period, getattr(self, period)))
-        if self.stimulus[0] < self.dt or self.decision[0] < self.dt:
-            raise ConfigError(
-                f"The 'stimulus' and 'decision' periods of {owner} must last at least one step "
-                f"(dt = {self.dt} ms). Got stimulus={self.stimulus}, decision={self.decision} instead."
-            )
-        object.__setattr__(self, "coherences", _check_levels(owner, "coherences", self.coherences))
-        object.__setattr__(self, "stimulus_noise", check_float(owner, "stimulus_noise", self.stimulus_noise, low=0))
+        validate_decision_fields(self)
 
     @property
     def input_names(self) -> tuple[str, ...]:

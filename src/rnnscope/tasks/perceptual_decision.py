@@ -60,6 +60,22 @@ def decision_scores(
     return scores
 
 
+def validate_decision_fields(task) -> None:
+    """Validate and normalise the fields shared by the decision tasks (dt, the four periods,
+    coherences, stimulus_noise) of a frozen dataclass ``task``, in place."""
+    owner = type(task).__name__
+    object.__setattr__(task, "dt", check_float(owner, "dt", task.dt, low=0, low_inclusive=False))
+    for period in ("fixation", "stimulus", "delay", "decision"):
+        object.__setattr__(task, period, check_range(owner, period, getattr(task, period)))
+    if task.stimulus[0] < task.dt or task.decision[0] < task.dt:
+        raise ConfigError(
+            f"The 'stimulus' and 'decision' periods of {owner} must last at least one step "
+            f"(dt = {task.dt} ms). Got stimulus={task.stimulus}, decision={task.decision} instead."
+        )
+    object.__setattr__(task, "coherences", _check_levels(owner, "coherences", task.coherences))
+    object.__setattr__(task, "stimulus_noise", check_float(owner, "stimulus_noise", task.stimulus_noise, low=0))
+
+
 @dataclass(frozen=True)
 class PerceptualDecision(AbstractTask):
     """Random-dots discrimination.
@@ -94,17 +110,7 @@ class PerceptualDecision(AbstractTask):
     stimulus_noise: float = 1.0
 
     def __post_init__(self) -> None:
-        owner = type(self).__name__
-        object.__setattr__(self, "dt", check_float(owner, "dt", self.dt, low=0, low_inclusive=False))
-        for period in ("fixation", "stimulus", "delay", "decision"):
-            object.__setattr__(self, period, check_range(owner, period, getattr(self, period)))
-        if self.stimulus[0] < self.dt or self.decision[0] < self.dt:
-            raise ConfigError(
-                f"The 'stimulus' and 'decision' periods of {owner} must last at least one step "
-                f"(dt = {self.dt} ms). Got stimulus={self.stimulus}, decision={self.decision} instead."
-            )
-        object.__setattr__(self, "coherences", _check_levels(owner, "coherences", self.coherences))
-        object.__setattr__(self, "stimulus_noise", check_float(owner, "stimulus_noise", self.stimulus_noise, low=0))
+        validate_decision_fields(self)
 
     @property
     def input_names(self) -> tuple[str, ...]:

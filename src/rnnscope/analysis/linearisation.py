@@ -17,7 +17,6 @@ import copy
 import math
 from dataclasses import dataclass
 
-import numpy as np
 import torch
 
 from .._validation import check_float, check_int
@@ -60,20 +59,6 @@ def _solve(A: torch.Tensor, B: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor
 
 
 # ---------------------------------------------------------------------------------------------- eigen
-def _eig_raw(A: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """Eigenvalues and right eigenvectors of (..., N, N); numpy's LAPACK on the CPU.
-
-    On the CPU, torch's ``eig`` runs MKL's multi-threaded ``geev``, which with 2 threads was 2.4x
-    slower than with one on 256 x 256 matrices (torch 2.13, 2 cores); numpy's ``eig`` is as fast as
-    the single-threaded one and leaves torch's thread setting alone.
-    """
-    if A.device.type != "cpu":
-        return torch.linalg.eig(A)
-    complex_dtype = torch.complex128 if A.dtype in (torch.float64, torch.complex128) else torch.complex64
-    w, v = np.linalg.eig(A.detach().numpy())
-    return torch.from_numpy(np.asarray(w)).to(complex_dtype), torch.from_numpy(np.asarray(v)).to(complex_dtype)
-
-
 def _eig(matrices: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """Eigen-decomposition that survives LAPACK's rare failures to converge.
 
@@ -81,10 +66,9 @@ def _eig(matrices: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     such a matrix is rotated by a fixed random orthogonal Q: ``Q^T A Q`` has the same eigenvalues,
     and eigenvectors ``Q^T V``.
     """
-    errors = (torch.linalg.LinAlgError, np.linalg.LinAlgError)
     try:
-        return _eig_raw(matrices)
-    except errors:
+        return torch.linalg.eig(matrices)
+    except torch.linalg.LinAlgError:
         pass
     flat = matrices.reshape(-1, *matrices.shape[-2:])
     N = flat.shape[-1]
@@ -93,9 +77,9 @@ def _eig(matrices: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     vals, vecs = [], []
     for A in flat:
         try:
-            w, v = _eig_raw(A)
-        except errors:
-            w, v = _eig_raw(Q.T @ A @ Q)
+            w, v = torch.linalg.eig(A)
+        except torch.linalg.LinAlgError:
+            w, v = torch.linalg.eig(Q.T @ A @ Q)
             v = Q.to(v.dtype) @ v
         vals.append(w)
         vecs.append(v)

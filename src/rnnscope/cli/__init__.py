@@ -160,6 +160,32 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_reproduce(args: argparse.Namespace) -> int:
+    from .. import experiments
+
+    if args.name is None:
+        names = experiments.available()
+        width = max((len(n) for n in names), default=0)
+        for name in names:
+            summary, reference = experiments.summary_of(name)
+            print(f"{name:<{width}}  {summary} ({reference})")
+        return 0
+    out = Path(args.out) if args.out else Path("reproductions") / args.name
+    kind = "short" if args.quick else "full"
+    print(f"reproducing {args.name} ({kind} version) -> {out}", file=sys.stderr)
+    result = experiments.run(args.name, out, quick=args.quick, seed=args.seed,
+                             progress=False if args.no_progress else None)
+    for check in result.checks:
+        print(check.line())
+    for key, value in result.numbers.items():
+        if isinstance(value, (int, float, str)):
+            print(f"        {key}: {value:.4g}" if isinstance(value, float) else f"        {key}: {value}")
+    for fig in result.figures:
+        print(f"figure: {fig}")
+    print(f"wrote {out / 'result.json'}")
+    return 0 if result.passed else 1
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="rnnscope", description="Train recurrent networks on cognitive tasks and open the black box.")
     p.add_argument("--version", action="version", version=_version())
@@ -196,6 +222,14 @@ def build_parser() -> argparse.ArgumentParser:
     an.add_argument("--seed", type=int, default=0)
     an.add_argument("--no-progress", action="store_true")
     an.set_defaults(func=cmd_analyze)
+
+    r = sub.add_parser("reproduce", help="run a classic result (e.g. chaos at g = 1); without NAME, list them")
+    r.add_argument("name", nargs="?", help="reproduction name (see `rnnscope reproduce`)")
+    r.add_argument("--out", help="output folder (default: reproductions/NAME)")
+    r.add_argument("--quick", action="store_true", help="the short version the tests run")
+    r.add_argument("--seed", type=int, default=0)
+    r.add_argument("--no-progress", action="store_true")
+    r.set_defaults(func=cmd_reproduce)
 
     d = sub.add_parser("demo", help="train a small network on the 3-bit flip-flop (the README's first command)")
     d.add_argument("--out", help="run folder (default: runs/demo)")

@@ -54,3 +54,16 @@ def test_model_dt_must_agree_with_task_dt():
     cfg = build_run_config({"task": "perceptual_decision", "model": {"dt": 10.0}})
     with pytest.raises(ConfigError, match="differs from the task's dt"):
         cfg.model.build(2, 1, 20.0, seed=0)
+
+
+def test_exponent_notation_is_a_float_in_config_files_and_set(tmp_path):
+    # YAML 1.1 reads 1e-4 (no dot) as a string; users write it all the time
+    from rnnscope.cli import _parse_set
+    from rnnscope.config import build_run_config, load_config_file
+
+    path = tmp_path / "c.yaml"
+    path.write_text("task: flipflop\ntraining:\n  rate_l2: 1e-4\n  learning_rate: 3E-3\n")
+    config = build_run_config(load_config_file(path), source=str(path))
+    assert config.training.rate_l2 == 1e-4 and config.training.learning_rate == 3e-3
+    assert _parse_set(["training.weight_l2=1e-5", "model.nonlinearity=tanh"]) == {
+        "training": {"weight_l2": 1e-5}, "model": {"nonlinearity": "tanh"}}

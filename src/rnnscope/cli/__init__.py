@@ -37,6 +37,16 @@ _OPTIONS: list[tuple[str, str, str, type, str]] = [
 ]
 
 
+def _yaml_value(raw: str) -> Any:
+    """A --set value read as YAML (``1e-4`` is a float, as in config files); unparsable text stays text."""
+    from ..config import yaml_load
+
+    try:
+        return yaml_load(raw)
+    except yaml.YAMLError:
+        return raw
+
+
 def _parse_set(items: Sequence[str]) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for item in items:
@@ -45,15 +55,11 @@ def _parse_set(items: Sequence[str]) -> dict[str, Any]:
         key, raw = item.split("=", 1)
         parts = key.split(".")
         if len(parts) == 1:
-            out[parts[0]] = yaml.safe_load(raw)
+            out[parts[0]] = _yaml_value(raw)
             continue
         if len(parts) != 2 or parts[0] not in ("task_params", "model", "training"):
             raise ConfigError(f"--set keys are task_params.KEY, model.KEY, training.KEY, seed or device. Got {key!r}.")
-        try:
-            value = yaml.safe_load(raw)
-        except yaml.YAMLError:
-            value = raw
-        out.setdefault(parts[0], {})[parts[1]] = value
+        out.setdefault(parts[0], {})[parts[1]] = _yaml_value(raw)
     return out
 
 

@@ -2,6 +2,8 @@
 
 from ._base import AbstractRNN
 from ._nonlinearity import NONLINEARITIES, Nonlinearity, resolve_nonlinearity
+from .hopfield import Hopfield, HopfieldRetrieval
 from .rate_rnn import PARAMETER_GROUPS, RateRNN
 
-__all__ = ["AbstractRNN", "RateRNN", "Nonlinearity", "NONLINEARITIES", "PARAMETER_GROUPS", "resolve_nonlinearity"]
+__all__ = ["AbstractRNN", "RateRNN", "Nonlinearity", "NONLINEARITIES", "PARAMETER_GROUPS", "resolve_nonlinearity",
+           "Hopfield", "HopfieldRetrieval"]

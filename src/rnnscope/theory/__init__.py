@@ -2,4 +2,15 @@
 mean-field theory of low-rank networks, capacities and spectra. Every prediction here is checked
 against simulation in the tests."""
 
+from .hopfield import (
+    ALPHA_C_AGS,
+    AGSRetrieval,
+    CapacityCurve,
+    ags_critical_load,
+    ags_retrieval,
+    hopfield_capacity_curve,
+)
+
 __all__: list[str] = []
+__all__ += ["ALPHA_C_AGS", "AGSRetrieval", "CapacityCurve", "ags_critical_load", "ags_retrieval",
+            "hopfield_capacity_curve"]

@@ -1,5 +1,15 @@
 """Analyses that read a trained or random network: fixed points, Lyapunov spectra, ..."""
 
+from .decisions import (
+    FITTABLE_PARAMETERS,
+    DecisionCurves,
+    WeibullFit,
+    WongWangFit,
+    fit_weibull,
+    fit_wong_wang,
+    psychometric,
+    threshold_decisions,
+)
 from .fixed_points import FixedPoints, candidates_from_trajectories, find_fixed_points
 from .flow_field import FlowField, Nullclines, flow_field, flow_field_from_pca, latent_flow_field, nullclines
 from .linearisation import LineAttractorReport, Linearisation, line_attractor_report, linearise
@@ -60,4 +70,12 @@ __all__ = [
     "condition_average",
     "gaussian_smooth",
     "NotFittedError",
+    "DecisionCurves",
+    "WeibullFit",
+    "WongWangFit",
+    "threshold_decisions",
+    "psychometric",
+    "fit_weibull",
+    "fit_wong_wang",
+    "FITTABLE_PARAMETERS",
 ]

@@ -74,6 +74,20 @@ def _intervene(intervention: Callable[[int, torch.Tensor], torch.Tensor], t: int
     return out
 
 
+def _process_noise(model: AbstractRNN, like: torch.Tensor) -> float | torch.Tensor:
+    """The per-step process-noise std: a float for every state variable, or a tensor (hidden_size,)
+    of one std per variable (e.g. noise entering only some of them); an all-zero tensor is 0.0."""
+    sig = model.process_noise_std
+    if not isinstance(sig, torch.Tensor):
+        return sig
+    if tuple(sig.shape) != (model.hidden_size,):
+        raise ShapeError(f"The process_noise_std of {type(model).__name__} must be a float or a tensor of shape "
+                         f"({model.hidden_size},) (hidden_size). Got shape {tuple(sig.shape)} instead.")
+    if not bool((sig != 0).any()):
+        return 0.0
+    return sig.detach().to(like.device, like.dtype)
+
+
 def simulate(
     model: AbstractRNN,
     inputs: torch.Tensor,
@@ -87,7 +101,10 @@ def simulate(
 
     The drive of all time steps is computed in one batched product; the loop then applies the
     model's flow with the integrator step and adds process noise (drawn from ``generator``, on the
-    CPU, so results do not depend on the device).
+    CPU, so results do not depend on the device). The model's ``process_noise_std`` is the std of
+    that noise per step: one float for every state variable, or a tensor of shape (hidden_size,)
+    with one std per variable (zeros where no noise enters). For the same ``generator`` both forms
+    draw the same standard normals, so a tensor filled with ``s`` equals the float ``s``.
 
     Args:
         model: any :class:`~rnnscope.models.AbstractRNN`.
@@ -108,18 +125,19 @@ def simulate(
     x = _initial(model, initial_state, B, inputs)
     x_init = x
     sig_in = model.input_noise_std if noise else 0.0
-    sig_rec = model.process_noise_std if noise else 0.0
+    sig_rec = _process_noise(model, x) if noise else 0.0
     u = inputs
     if sig_in > 0:
         u = u + sig_in * torch.randn(u.shape, generator=generator).to(u.device, u.dtype)
     drive = model.drive(u)
-    if sig_rec > 0:
+    has_noise = isinstance(sig_rec, torch.Tensor) or sig_rec > 0
+    if has_noise:  # sig_rec: a float, or one std per state variable (hidden_size,)
         xi = sig_rec * torch.randn((B, T, model.hidden_size), generator=generator).to(x.device, x.dtype)
     flow = model.flow_fn()
     states = []
     for t in range(T):
         x = euler_step(model, flow, x, drive[:, t])
-        if sig_rec > 0:
+        if has_noise:
             x = x + xi[:, t]
         if intervention is not None:
             x = _intervene(intervention, t, x)

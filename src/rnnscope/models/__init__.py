@@ -4,6 +4,7 @@ from ._base import AbstractRNN
 from ._nonlinearity import NONLINEARITIES, Nonlinearity, resolve_nonlinearity
 from .hopfield import Hopfield, HopfieldRetrieval
 from .rate_rnn import PARAMETER_GROUPS, RateRNN
+from .wong_wang import WongWang
 
 __all__ = ["AbstractRNN", "RateRNN", "Nonlinearity", "NONLINEARITIES", "PARAMETER_GROUPS", "resolve_nonlinearity",
-           "Hopfield", "HopfieldRetrieval"]
+           "Hopfield", "HopfieldRetrieval", "WongWang"]

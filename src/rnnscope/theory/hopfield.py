@@ -65,7 +65,7 @@ def _peak() -> tuple[float, float]:
     # F'(y) = 0  <=>  erf(y) = (2/sqrt(pi)) y exp(-y^2) (1 + 2 y^2)
     y_c = optimize.brentq(lambda y: special.erf(y) - 2.0 / math.sqrt(math.pi) * y * math.exp(-y * y) * (1 + 2 * y * y),
                           0.5, 3.0, xtol=1e-14)
-    return y_c, _F(y_c)
+    return float(y_c), float(_F(y_c))
 
 
 def ags_critical_load() -> tuple[float, float]:
@@ -74,7 +74,7 @@ def ags_critical_load() -> tuple[float, float]:
     Solved from ``F'(y) = 0`` (see the module docstring): ``alpha_c = F(y_c)^2 / 2``, ``m_c = erf(y_c)``.
     """
     y_c, f_c = _peak()
-    return 0.5 * f_c * f_c, float(special.erf(y_c))
+    return float(0.5 * f_c * f_c), float(special.erf(y_c))
 
 
 @dataclass(frozen=True)

@@ -2,9 +2,9 @@
 
 A rank-2 tanh network J = (m1 n1^T + m2 n2^T) / N with n_k = 2 m_k and independent random +-1
 loadings m_k. The latent coordinates kappa_k obey kappa_k' = (-kappa_k + <n_k tanh(m1 kappa1 + m2
-kappa2)>) / tau. The plane holds 9 fixed points: 4 stable (kappa1 = +-kappa2 = +-k with k = tanh(2k),
-k = 0.957), 4 saddles with one unstable direction (kappa on an axis at +-K, K = 2 tanh(K), K = 1.915)
-and the unstable centre. (With Gaussian loadings the mean-field flow would be rotation invariant:
+kappa2)>) / tau. The plane holds 9 fixed points: 4 stable ones on the axes (one kappa at +-K with
+K = 2 tanh(K) = 1.915, the other 0), 4 saddles with one unstable direction on the diagonals
+(kappa1 = +-kappa2 = +-k with k = tanh(2k) = 0.957) and the unstable centre (values for N -> infinity). (With Gaussian loadings the mean-field flow would be rotation invariant:
 a ring of slow points instead.) Run: ``python examples/flow_field_rank2.py [OUT_DIR]``.
 """
 
@@ -32,7 +32,8 @@ model = RateRNN.from_low_rank(m, 2.0 * m, tau=20.0, dt=1.0)
 fps = find_fixed_points(model)
 print("fixed points by number of unstable directions:", fps.by_n_unstable(), f"max q {float(fps.q.max()):.1e}")
 kappa = torch.linalg.lstsq(m.to(fps.states.dtype), fps.states.T).solution.T  # x = m kappa at u = 0
-print("stable points' |kappa|:", kappa[fps.n_unstable == 0].abs().mean(0).tolist(), "(N -> infinity: 0.957)")
+print(f"stable points: max |kappa| {kappa[fps.n_unstable == 0].abs().amax(1).mean():.3f} (N -> infinity: 1.915); "
+      f"saddles: |kappa| {kappa[fps.n_unstable == 1].abs().mean():.3f} (0.957)")
 
 # the exact latent flow and, on the same plane, the full N-dimensional one
 lat = latent_flow_field(model, extent=2.4, resolution=31)

@@ -1,0 +1,51 @@
+"""The example scripts behind the docs run and reproduce the numbers the docs quote."""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from rnnscope.cli import main
+
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
+
+
+def _run(script: str, *args: str) -> str:
+    proc = subprocess.run([sys.executable, str(EXAMPLES / script), *args], capture_output=True, text=True,
+                          timeout=1800, env={**os.environ, "OMP_NUM_THREADS": "1"}, check=False)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    return proc.stdout
+
+
+def test_rank2_phase_portrait(tmp_path):
+    out = _run("flow_field_rank2.py", str(tmp_path))
+    assert "{0: 4, 1: 4, 2: 1}" in out
+    assert "max |kappa| 1.915" in out and "|kappa| 0.957" in out
+    assert (tmp_path / "rank2_flow_field.png").stat().st_size > 10_000
+
+
+@pytest.mark.slow
+def test_mante_line_attractor_as_documented(tmp_path):
+    # the training command of docs/analysis.md (about 4 minutes on 2 cores), then the analysis script
+    run = tmp_path / "mante"
+    assert main(["train", "context_decision", "--hidden-size", "100", "--noise-std", "0.1", "--steps", "4000",
+                 "--lr", "3e-3", "--seed", "1", "--set", "training.stop_at_criterion=false",
+                 "--set", "training.rate_l2=1e-4", "--set", "task_params.coherences=[1.6,3.2,6.4,12.8,25.6]",
+                 "--set", "task_params.stimulus=[200,1500]", "--out", str(run), "--no-progress"]) == 0
+    _run("mante_line_attractor.py", str(run), str(tmp_path / "figs"))
+    report = json.loads((tmp_path / "figs" / "mante_analysis.json").read_text())
+    for ctx, entry in report["contexts"].items():
+        rel = entry["relevant_input"]
+        irr = "colour" if rel == "motion" else "motion"
+        sel = entry["median_selection_overlap"]
+        assert sel[rel] > 0.4 and sel[rel] > 4 * sel[irr], (ctx, sel)
+        assert entry["points"] >= 20 and entry["variance_along_line"] > 0.8, (ctx, entry)
+        assert entry["cos_line_choice_axis"] > 0.7, (ctx, entry)
+        assert entry["median_slowest_time_constant_ms"] > 2.5 * entry["median_next_time_constant_ms"], (ctx, entry)
+        kick = entry["kick"]
+        along = kick["along the line"]["fraction_choice_plus_after"] - kick["along the line"]["fraction_choice_plus_before"]
+        ortho = kick["orthogonal"]["fraction_choice_plus_after"] - kick["orthogonal"]["fraction_choice_plus_before"]
+        assert along > 0.05 and along > 4 * abs(ortho), (ctx, kick)

@@ -5,6 +5,7 @@ import math
 
 import numpy as np
 import pytest
+import torch
 from scipy import special
 
 from rnnscope.errors import ConfigError
@@ -13,6 +14,7 @@ from rnnscope.theory import (
     ags_critical_load,
     ags_retrieval,
     hopfield_capacity_curve,
+    rate_model_overlap,
 )
 
 
@@ -85,16 +87,32 @@ def test_curve_is_reproducible_from_its_seed():
     np.testing.assert_array_equal(a.overlaps[0], b.overlaps[0])
 
 
+def test_rate_model_overlap_limits_and_simulation():
+    from scipy import optimize
+
+    from rnnscope.dynamics import simulate
+    from rnnscope.models import Hopfield
+
+    k = optimize.brentq(lambda v: v - math.tanh(4 * v), 0.5, 1.0)
+    assert rate_model_overlap(4.0, 0.0) == pytest.approx(k, abs=1e-10)
+    assert rate_model_overlap(0.8, 0.0) == 0.0          # beta < 1: only the trivial fixed point
+    assert rate_model_overlap(4.0, 0.05) < k
+    net = Hopfield.random(400, 20, seed=0, beta=4.0, tau=10.0, dt=1.0)
+    out = simulate(net, torch.zeros(20, 100, 0), net.patterns).outputs[:, -1].diagonal()
+    assert float(out.mean()) == pytest.approx(rate_model_overlap(4.0, 0.05), abs=0.002)
+
+
 @pytest.mark.slow
 def test_full_capacity_curve_at_n_1000_matches_the_reference_run():
     curve = hopfield_capacity_curve(1000, [0.10, 0.14, 0.16, 0.17, 0.18, 0.20], n_networks=10, seed=0,
                                     progress=False)
     m = dict(zip(np.round(curve.alphas, 2), curve.mean_overlap))
     assert m[0.10] == pytest.approx(0.999, abs=0.003)
-    assert m[0.16] == pytest.approx(0.78, abs=0.04)
-    assert m[0.20] == pytest.approx(0.35, abs=0.04)
-    # the reference run's 0.978 at 0.14 sits above every protocol we measured (0.936-0.944); see docs
-    assert m[0.14] == pytest.approx(0.978, abs=0.05)
+    # tolerances: systematic difference from the reference run (40-network means 0.946, 0.760, 0.376)
+    # plus two standard errors over 10 networks; see rnnscope.experiments.hopfield
+    assert m[0.14] == pytest.approx(0.978, abs=0.045)
+    assert m[0.16] == pytest.approx(0.78, abs=0.05)
+    assert m[0.20] == pytest.approx(0.35, abs=0.045)
     assert 0.16 <= curve.alpha_half() <= 0.18
 
 

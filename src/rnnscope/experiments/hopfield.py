@@ -21,7 +21,13 @@ from scipy import optimize
 
 from ..dynamics import simulate
 from ..models.hopfield import Hopfield
-from ..theory.hopfield import ALPHA_C_AGS, ags_critical_load, ags_retrieval, hopfield_capacity_curve
+from ..theory.hopfield import (
+    ALPHA_C_AGS,
+    ags_critical_load,
+    ags_retrieval,
+    hopfield_capacity_curve,
+    rate_model_overlap,
+)
 from ._registry import Check, Reproduction, register
 
 #: Reference run (SCIENCE.md): N = 1000, T = 0, asynchronous updates started at each stored pattern.
@@ -38,19 +44,22 @@ _AGS = "Amit, Gutfreund & Sompolinsky 1985"
 def hopfield_capacity(out: Path, *, quick: bool, seed: int, progress: bool) -> Reproduction:
     """Capacity curve at N = 1000. Quick: 6 loads x 3 networks; full: 21 loads (0.05..0.25) x 10 networks.
 
-    Tolerances: the network-to-network standard deviation of the mean overlap is ~0.045 at
-    alpha = 0.16 and ~0.02 at 0.14 and 0.20 (measured), so the quick version (3 networks) allows
-    0.06 at 0.16 and 0.05 at 0.20 (about 2 standard errors); the full one (10 networks) 0.04. At 0.14
-    the reference run's 0.978 lies above every protocol we measured (0.936-0.944 with 20 networks:
-    random permutation sweeps, random picks with replacement, synchronous), hence 0.05 there.
+    Tolerances. A 40-network run (seed 11) gives mean final overlaps 0.946 +- 0.003 (0.14),
+    0.760 +- 0.007 (0.16), 0.376 +- 0.004 (0.20) (+- standard error; the network-to-network standard
+    deviation is 0.016, 0.044, 0.023). Against the reference run (0.978, 0.78, 0.35) that is a
+    systematic difference of 0.032, 0.020 and 0.026 -- the same with random picks with replacement
+    and with synchronous updates (0.936-0.944 at 0.14), so it is not a matter of update protocol.
+    Each tolerance is that difference plus about two standard errors of the mean over the networks
+    used (3 in the quick version, 10 in the full one). At alpha = 0.10, below capacity, the
+    simulation matches both the reference run and the replica-symmetric m(alpha) to 0.003.
     """
     N = 1000
     if quick:
         alphas, n_networks = [0.10, 0.14, 0.16, 0.17, 0.18, 0.20], 3
-        tol = {0.10: 0.003, 0.14: 0.05, 0.16: 0.06, 0.20: 0.05}
+        tol = {0.10: 0.003, 0.14: 0.05, 0.16: 0.07, 0.20: 0.055}
     else:
         alphas, n_networks = list(np.round(np.arange(0.05, 0.2501, 0.01), 2)), 10
-        tol = {0.10: 0.003, 0.14: 0.05, 0.16: 0.04, 0.20: 0.04}
+        tol = {0.10: 0.003, 0.14: 0.045, 0.16: 0.05, 0.20: 0.045}
     t0 = time.perf_counter()
     curve = hopfield_capacity_curve(N, alphas, n_networks, seed=seed, progress=progress)
     seconds = time.perf_counter() - t0
@@ -131,8 +140,9 @@ def hopfield_retrieval(out: Path, *, quick: bool, seed: int, progress: bool) -> 
     Checks: the final overlap (1 at this load: the patterns are fixed points and the basins are
     wide), the energy never rising, the energy per unit of a retrieved pattern
     (``E / N = -1/2 sum_mu m_mu^2 + alpha / 2 = -1/2 + 1/(2N)`` on average), every 20 % cue retrieved,
-    and the rate model's overlap against ``k = tanh(beta k)`` (its fixed point along a pattern when
-    crosstalk is neglected).
+    and the rate model's mean final overlap (over all P cues) against the Gaussian-crosstalk estimate
+    :func:`~rnnscope.theory.rate_model_overlap` (0.9967 at beta = 4, alpha = 0.05; without crosstalk
+    ``k = tanh(beta k)`` would give 0.9993).
     """
     N = 500 if quick else 1000
     alpha, flip, beta = 0.05, 0.2, 4.0
@@ -143,11 +153,13 @@ def hopfield_retrieval(out: Path, *, quick: bool, seed: int, progress: bool) -> 
     res = net.retrieve(cues, generator=gen, record=True)
     final = res.overlaps.diagonal()
     rises = float((res.trace_energy[1:] - res.trace_energy[:-1]).max())
-    # the continuous rate model from the same cue (as an initial state)
-    steps = 400
-    traj = simulate(net, torch.zeros(1, steps, 0), cues[0])
-    m_rate = traj.outputs[0]                                     # (time, P)
+    # the continuous rate model from the same cues (as initial states)
+    steps = 200
+    traj = simulate(net, torch.zeros(P, steps, 0), cues)
+    m_rate = traj.outputs[0]                                     # cue 0: (time, P)
+    rate_final = traj.outputs[:, -1].diagonal()                  # each cue's pattern, (P,)
     k_star = optimize.brentq(lambda k: k - math.tanh(beta * k), 0.5, 1.0)
+    m_theory = rate_model_overlap(beta, P / N)
     # basins: final overlap against the cue's initial overlap, at three loads
     basin_loads = (0.05, 0.10, 0.14)
     flips = np.linspace(0.0, 0.45, 10)
@@ -167,8 +179,9 @@ def hopfield_retrieval(out: Path, *, quick: bool, seed: int, progress: bool) -> 
               source="E = -1/2 s^T J s is a Lyapunov function of asynchronous dynamics"),
         Check("energy per unit of the retrieved states", float(res.energy[:, -1].mean()) / N, -0.5 + 0.5 / N, 0.01,
               source="-1/2 sum m^2 + alpha/2"),
-        Check(f"rate model (beta = {beta:g}): final overlap with the cued pattern", float(m_rate[-1, 0]),
-              k_star, 0.005, source="k = tanh(beta k)"),
+        Check(f"rate model (beta = {beta:g}): mean final overlap of the rates with the cued pattern",
+              float(rate_final.mean()), m_theory, 0.002,
+              source="m = <tanh(beta (m + sqrt(alpha q) z))>, Gaussian crosstalk"),
     ]
     fig = _retrieval_figure(net, res, traj, m_rate, flips, basins, k_star)
     path = out / "hopfield_retrieval.png"
@@ -178,7 +191,8 @@ def hopfield_retrieval(out: Path, *, quick: bool, seed: int, progress: bool) -> 
         "sweeps": int(res.steps[0]), "mean_final_overlap_all_cues": float(final.mean()),
         "energy_per_unit_start": float(res.trace_energy[0, 0]) / N,
         "energy_per_unit_end": float(res.trace_energy[-1, 0]) / N,
-        "rate_model_overlap": float(m_rate[-1, 0]), "k_star": k_star,
+        "rate_model_overlap_cue0": float(m_rate[-1, 0]), "rate_model_overlap_mean": float(rate_final.mean()),
+        "rate_model_overlap_theory": m_theory, "k_star_no_crosstalk": k_star,
         "basin_flip_fractions": flips.tolist(), "basins": {str(k): v for k, v in basins.items()},
     }
     return Reproduction("hopfield-retrieval", checks=checks, numbers=numbers, figures=[path])
@@ -203,7 +217,7 @@ def _retrieval_figure(net, res, traj, m_rate, flips, basins, k_star) -> Figure:
     times = traj.times.numpy()
     ax3.plot(times, m_rate[:, 1:].numpy(), color="0.75", lw=0.8)
     ax3.plot(times, m_rate[:, 0].numpy(), color="C0", lw=2)
-    ax3.axhline(k_star, color="k", ls=":", lw=1, label=r"$k = \tanh(\beta k)$")
+    ax3.axhline(k_star, color="k", ls=":", lw=1, label=r"$k = \tanh(\beta k)$ (no crosstalk)")
     ax3.set_xlabel("time (ms)")
     ax3.set_ylabel(r"overlap of $\tanh(\beta x)$")
     ax3.set_title(rf"rate model, $\beta$ = {net.beta:g}, $\tau$ = {net.tau:g} ms", fontsize=10)

@@ -480,64 +480,82 @@ def _sync(s: torch.Tensor, W: torch.Tensor, steps: int):
 
 def _async(s: torch.Tensor, W: torch.Tensor, steps: int, generator: torch.Generator | None,
            xi: torch.Tensor | None):
-    """Event-driven asynchronous dynamics (see the module docstring); energies in units of 1/N."""
+    """Event-driven asynchronous dynamics (see the module docstring).
+
+    Works on a compacted set of the states still running: each iteration flips, for every running
+    state, the first unit ahead in its current sweep's order whose field opposes it, or ends that
+    state's sweep. Energies (and recorded overlaps) are in the integer units of ``N J``.
+    """
     B, N = s.shape
     dev = s.device
-    s = s.clone()
-    h = s @ W
-    rows = torch.arange(B, device=dev)
+    out = s.clone()                                             # final states, written as states stop
+    h0 = s @ W
+    E = -0.5 * (h0 * s).sum(-1)                                 # current energy of every state
     energy = torch.empty(B, steps + 1, dtype=s.dtype, device=dev)
-    E = -0.5 * (h * s).sum(-1)
     energy[:, 0] = E
-    sweeps = torch.zeros(B, dtype=torch.long, device=dev)       # sweeps started
-    converged = ~((s * h) < 0).any(-1)
-    active = ~converged if steps > 0 else torch.zeros_like(converged)
-    keys = torch.rand((B, N), generator=generator).to(dev)      # visiting order of the current sweep
-    pos = torch.full((B,), -1.0, device=dev)                    # key of the last visited unit
-    sweeps[active] = 1
-    trace = None
+    sweeps = torch.zeros(B, dtype=torch.long, device=dev)      # sweeps performed (all of which flip)
+    converged = ~((s * h0) < 0).any(-1)
+    keys_all = torch.rand((B, N), generator=generator).to(dev)  # visiting order of the first sweep
+    ids = torch.nonzero(~converged).flatten() if steps > 0 else torch.zeros(0, dtype=torch.long, device=dev)
+    # the working set: states still running
+    sw, hw, kw = s[ids], h0[ids], keys_all[ids]
+    pos = torch.full((ids.numel(),), -1.0, dtype=kw.dtype, device=dev)
+    sweeps[ids] = 1
+    inf = torch.tensor(float("inf"), dtype=kw.dtype, device=dev)
     if xi is not None:
         m = s @ xi.T
+        keys_rec, pos_rec = keys_all.clone(), torch.full((B,), -1.0, dtype=kw.dtype, device=dev)
+        running = torch.zeros(B, dtype=torch.bool, device=dev)
+        running[ids] = True
         t_rec, m_rec, e_rec = [torch.zeros(B, dtype=torch.float64)], [m.clone()], [E.clone()]
-    inf = torch.tensor(float("inf"), device=dev)
-    while bool(active.any()):
-        idx = rows[active]
-        sa, ha, ka = s[idx], h[idx], keys[idx]
-        ahead = ((sa * ha) < 0) & (ka > pos[idx, None])
-        k, unit = torch.where(ahead, ka, inf).min(dim=-1)
+    while ids.numel() > 0:
+        ahead = ((sw * hw) < 0) & (kw > pos[:, None])
+        k, unit = torch.where(ahead, kw, inf).min(dim=-1)
         flips = torch.isfinite(k)
-        # states with a flip ahead in this sweep: flip it, update fields and energy
-        fb, fu = idx[flips], unit[flips]
-        if fb.numel() > 0:
-            old = s[fb, fu]
-            dE = 2.0 * old * h[fb, fu]                          # < 0
-            s[fb, fu] = -old
-            h[fb] -= (2.0 * old)[:, None] * W[fu]
-            E[fb] += dE
-            pos[fb] = k[flips]
-            if xi is not None:
-                m[fb] -= (2.0 * old)[:, None] * xi[:, fu].T
-        # states at the end of a sweep: record its energy, then stop (fixed point or budget) or go on
-        eb = idx[~flips]
-        if eb.numel() > 0:
-            energy[eb, sweeps[eb]] = E[eb]
-            still = ((s[eb] * h[eb]) < 0).any(-1)
-            converged[eb[~still]] = True                        # (every sweep started changes s)
-            go_on = eb[still & (sweeps[eb] < steps)]
-            active[eb[~still | (sweeps[eb] >= steps)]] = False
-            if go_on.numel() > 0:
-                sweeps[go_on] += 1
-                keys[go_on] = torch.rand((go_on.numel(), N), generator=generator).to(dev)
-                pos[go_on] = -1.0
+        # flip the first unstable unit ahead: h += 2 s_new W_i, E += 2 s_old h_i (< 0)
+        r = torch.arange(ids.numel(), device=dev)
+        old = sw[r, unit]
+        coef = torch.where(flips, -2.0 * old, torch.zeros_like(old))
+        E[ids] += coef * -hw[r, unit]
+        sw[r, unit] = old + coef
+        hw.addcmul_(coef[:, None], W[unit])
+        pos = torch.where(flips, k, pos)
         if xi is not None:
-            frac = (keys <= pos[:, None]).sum(-1).to(torch.float64) / N
-            t = torch.where(active, (sweeps - 1).to(torch.float64) + frac, sweeps.to(torch.float64))
+            m[ids] += coef[:, None] * xi[:, unit].T
+            pos_rec[ids] = pos
+        # states at the end of a sweep: record the energy, then stop (fixed point or budget) or go on
+        ended = ~flips
+        if bool(ended.any()):
+            eb = ids[ended]
+            energy[eb, sweeps[eb]] = E[eb]
+            still = ((sw[ended] * hw[ended]) < 0).any(-1)
+            converged[eb[~still]] = True
+            go_on = ended.clone()
+            go_on[ended] = still & (sweeps[eb] < steps)
+            stop = ended & ~go_on
+            if bool(go_on.any()):
+                gb = ids[go_on]
+                sweeps[gb] += 1
+                kw[go_on] = torch.rand((gb.numel(), N), generator=generator).to(dev)
+                pos[go_on] = -1.0
+                if xi is not None:
+                    keys_rec[gb], pos_rec[gb] = kw[go_on], -1.0
+            if bool(stop.any()):
+                out[ids[stop]] = sw[stop]
+                keep = ~stop
+                if xi is not None:
+                    running[ids[stop]] = False
+                ids, sw, hw, kw, pos = ids[keep], sw[keep], hw[keep], kw[keep], pos[keep]
+        if xi is not None:
+            frac = (keys_rec <= pos_rec[:, None]).sum(-1).to(torch.float64) / N
+            t = torch.where(running, (sweeps - 1).to(torch.float64) + frac, sweeps.to(torch.float64))
             t_rec.append(t.cpu())
             m_rec.append(m.clone())
             e_rec.append(E.clone())
     # pad each state's energy trace with its final value after it stopped
     done = torch.arange(steps + 1, device=dev)[None, :] > sweeps[:, None]
     energy = torch.where(done, E[:, None], energy)
+    trace = None
     if xi is not None:
         trace = (torch.stack(t_rec), torch.stack(m_rec), torch.stack(e_rec))
-    return s, sweeps.cpu(), converged.cpu(), energy, trace
+    return out, sweeps.cpu(), converged.cpu(), energy, trace

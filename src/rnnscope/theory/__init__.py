@@ -9,8 +9,9 @@ from .hopfield import (
     ags_critical_load,
     ags_retrieval,
     hopfield_capacity_curve,
+    rate_model_overlap,
 )
 
 __all__: list[str] = []
 __all__ += ["ALPHA_C_AGS", "AGSRetrieval", "CapacityCurve", "ags_critical_load", "ags_retrieval",
-            "hopfield_capacity_curve"]
+            "hopfield_capacity_curve", "rate_model_overlap"]

@@ -86,3 +86,37 @@ def test_intervention_must_return_the_state():
         simulate(model, u, intervention=lambda t, x: x[:, :7])
     with pytest.raises(ShapeError, match="'intervention'.*Got NoneType"):
         simulate(model, u, intervention=lambda t, x: None)
+
+
+def test_per_unit_process_noise_tensor_matches_the_float_and_can_spare_units():
+    class PerUnit(RateRNN):
+        """A RateRNN whose process noise is given per unit."""
+
+        def __init__(self, std, **kw):
+            super().__init__(2, 8, 1, tau=100.0, dt=20.0, g=1.3, seed=4, dtype=f64, **kw)
+            self._std = std
+            with torch.no_grad():
+                self.bias.copy_(torch.linspace(-0.2, 0.2, 8, dtype=f64))  # as _model()
+
+        @property
+        def process_noise_std(self):
+            return self._std
+
+    u = _inputs()
+    ref = simulate(_model(noise_std=0.1), u, generator=torch.Generator().manual_seed(2))
+    s = _model(noise_std=0.1).process_noise_std
+    same = simulate(PerUnit(torch.full((8,), s, dtype=f64)), u, generator=torch.Generator().manual_seed(2))
+    torch.testing.assert_close(same.states, ref.states, rtol=0, atol=0)
+    # noise on the first four units only: the last four follow the noise-free Euler step exactly
+    mask = torch.tensor([s] * 4 + [0.0] * 4, dtype=f64)
+    model = PerUnit(mask)
+    traj = simulate(model, u, generator=torch.Generator().manual_seed(2))
+    x, x_next = traj.states[:, 3], traj.states[:, 4]
+    step = x + model.dt * model.vector_field(x, u[:, 4])
+    torch.testing.assert_close(x_next[:, 4:], step[:, 4:], rtol=1e-12, atol=1e-14)
+    assert (x_next[:, :4] - step[:, :4]).abs().max() > 1e-3
+    # an all-zero tensor is no noise; a tensor of the wrong shape is a clear error
+    quiet = simulate(PerUnit(torch.zeros(8, dtype=f64)), u, generator=torch.Generator().manual_seed(2))
+    torch.testing.assert_close(quiet.states, simulate(_model(), u, noise=False).states, rtol=0, atol=0)
+    with pytest.raises(ShapeError, match=r"process_noise_std of PerUnit must be a float or a tensor of shape \(8,\)"):
+        simulate(PerUnit(torch.ones(3, dtype=f64)), u)

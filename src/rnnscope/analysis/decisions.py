@@ -412,6 +412,7 @@ def fit_wong_wang(
     n_trials: int | None = None,
     seed: int = 1,
     max_evaluations: int = 40,
+    tol: float = 1e-3,
     diff_step: float = 0.03,
     chunk_size: int = 4096,
 ) -> WongWangFit:
@@ -432,6 +433,8 @@ def fit_wong_wang(
         n_trials: simulated trials per coherence (default: as many as the data).
         seed: seed of the simulation noise (common to every evaluation).
         max_evaluations: budget of objective evaluations (each one simulation of all trials).
+        tol: stop when the relative change of the objective or of the parameters falls below this
+            (``ftol`` and ``xtol`` of ``least_squares``); finer than the simulation noise is wasted.
         diff_step: relative finite-difference step for the Jacobian: large enough to average over
             the jumps of the simulated moments (individual trials changing their choice or crossing
             step), small enough to stay local.
@@ -470,6 +473,7 @@ def fit_wong_wang(
     seed = check_int(own, "seed", seed, low=0)
     max_evaluations = check_int(own, "max_evaluations", max_evaluations, low=1)
     diff_step = check_float(own, "diff_step", diff_step, low=0, high=1, low_inclusive=False)
+    tol = check_float(own, "tol", tol, low=0, high=1, low_inclusive=False)
     base = {name: getattr(model, name) for name in FITTABLE_PARAMETERS if name != "mu0"}
     base["mu0"] = data.mu0
     start = dict(base)
@@ -517,7 +521,7 @@ def fit_wong_wang(
         return simulate_at(z * x0)[0][valid]
 
     res = least_squares(residuals, np.ones_like(x0), method="trf", diff_step=diff_step, x_scale=1.0,
-                        bounds=(1e-3, np.inf), max_nfev=max_evaluations)
+                        bounds=(1e-3, np.inf), max_nfev=max_evaluations, ftol=tol, xtol=tol, gtol=None)
     est = res.x * x0
     G = res.jac / x0[None, :]  # d r / d theta
     try:

@@ -41,7 +41,7 @@ def _fixed_points(model: WongWang, coherence: float | None, resolution: int = 15
     g = torch.linspace(0.0, 0.8, resolution, dtype=torch.float64)
     u = _inputs(coherence)
     starts = model.states_at(torch.cartesian_prod(g, g), u)
-    return find_fixed_points(model, u, starts).fixed()
+    return find_fixed_points(model, u, starts, max_iterations=100).fixed()
 
 
 def _phase_planes(model: WongWang, out: Path, conditions, seed: int) -> tuple[Path, dict]:

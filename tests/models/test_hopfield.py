@@ -181,6 +181,20 @@ def test_continuous_model_has_stable_fixed_points_at_the_patterns_and_their_nega
     assert origin.sum() == 1 and int(fp.n_unstable[origin]) == 3
 
 
+def test_lyapunov_spectrum_at_a_retrieval_state_matches_the_linearisation():
+    from rnnscope.analysis import lyapunov_spectrum
+
+    net = Hopfield.random(50, 3, seed=0, beta=4.0, tau=10.0, dt=1.0)
+    ls = lyapunov_spectrum(net, n_steps=2000, transient_steps=500, initial_state=0.5 * net.patterns[0])
+    x = net.patterns[0].double()
+    for _ in range(500):                                        # relax onto the fixed point
+        x = x + net.dt * net.vector_field(x)
+    euler_map = torch.eye(50, dtype=torch.float64) + net.dt * net.jacobian(x)
+    expected = torch.linalg.eigvals(euler_map).abs().log().sort(descending=True).values / net.dt
+    torch.testing.assert_close(ls.exponents, expected, atol=2e-3, rtol=0)
+    assert float(ls.exponents.max()) < 0
+
+
 @pytest.mark.parametrize(
     "patterns, exc, match",
     [

@@ -220,7 +220,7 @@ class Hopfield(AbstractRNN):
 
     def flow(self, x: torch.Tensor, drive: torch.Tensor) -> torch.Tensor:
         """``(-x + J tanh(beta x) + drive) / tau``. Shape: (..., N) -> (..., N)."""
-        return (self.rates(x) @ self.J.T - x + drive) / self.tau
+        return (self.rates(x) @ self.J.T.to(x.dtype) - x + drive) / self.tau
 
     def readout(self, x: torch.Tensor) -> torch.Tensor:
         """Overlaps ``(1/N) xi^mu . tanh(beta x)`` with each pattern. Shape: (..., N) -> (..., P)."""

@@ -120,7 +120,8 @@ def test_full_capacity_curve_at_n_1000_matches_the_reference_run():
     "call, match",
     [
         (lambda: ags_retrieval(-0.1), "'alphas' parameter of ags_retrieval must be loads >= 0"),
-        (lambda: hopfield_capacity_curve(1, [0.1]), "'n_units' parameter of hopfield_capacity_curve must be an int >= 2"),
+        (lambda: hopfield_capacity_curve(1, [0.1]),
+         "'n_units' parameter of hopfield_capacity_curve must be an int >= 2"),
         (lambda: hopfield_capacity_curve(100, []), "'alphas' parameter of hopfield_capacity_curve must be a non-empty"),
         (lambda: hopfield_capacity_curve(100, [0.001]), r"round\(alpha N\) >= 1"),
         (lambda: hopfield_capacity_curve(100, [0.1], threshold=1.0), "'threshold' parameter"),

@@ -270,8 +270,9 @@ class Hopfield(AbstractRNN):
         own = "Hopfield.corrupt"
         f = check_float(own, "flip_fraction", flip_fraction, low=0, high=1)
         if not isinstance(patterns, torch.Tensor) or patterns.ndim < 1:
+            got = tuple(patterns.shape) if isinstance(patterns, torch.Tensor) else type(patterns).__name__
             raise ShapeError(f"The 'patterns' parameter of {own} must be a tensor of shape (..., N). "
-                             f"Got {type(patterns).__name__ if not isinstance(patterns, torch.Tensor) else tuple(patterns.shape)} instead.")
+                             f"Got {got} instead.")
         N = patterns.shape[-1]
         k = int(round(f * N))
         keys = torch.rand(patterns.shape, generator=generator).to(patterns.device)

@@ -44,6 +44,19 @@ def _fixed_points(model: WongWang, coherence: float | None, resolution: int = 15
     return find_fixed_points(model, u, starts, max_iterations=100).fixed()
 
 
+def _save(fig, path: Path, dpi: int) -> None:
+    """Save as a 256-colour PNG (line art: a third of the size of full colour, same look)."""
+    import io
+
+    from PIL import Image
+
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=dpi)
+    buf.seek(0)
+    with Image.open(buf) as img:
+        img.convert("RGB").quantize(256).save(path, optimize=True)
+
+
 def _phase_planes(model: WongWang, out: Path, conditions, seed: int) -> tuple[Path, dict]:
     import matplotlib
 
@@ -52,7 +65,7 @@ def _phase_planes(model: WongWang, out: Path, conditions, seed: int) -> tuple[Pa
 
     from ..plotting import plot_flow_field
 
-    fig, axes = plt.subplots(1, len(conditions), figsize=(5.0 * len(conditions), 4.4), layout="constrained")
+    fig, axes = plt.subplots(1, len(conditions), figsize=(4.6 * len(conditions), 4.2), layout="constrained")
     found = {}
     for ax, (label, coh) in zip(axes, conditions):
         u = _inputs(coh)
@@ -64,14 +77,14 @@ def _phase_planes(model: WongWang, out: Path, conditions, seed: int) -> tuple[Pa
         if coh is not None:
             stim = model.stimulus(torch.full((6,), float(coh)), duration=1500.0, onset=0.0, mu0=_MU0)
             traj = simulate(model, stim.to(torch.float64), generator=torch.Generator().manual_seed(seed))
-            trajectories = flow.project(traj.states[:, ::4].to(torch.float64))
+            trajectories = flow.project(traj.states[:, ::10].to(torch.float64))
         plot_flow_field(flow, ax, fixed_points=flow.project(fps.states), n_unstable=fps.n_unstable,
                         nullclines=nullclines(flow), trajectories=trajectories, show_speed=False, density=0.9,
                         title=label)
         ax.set_aspect("equal")
         found[label] = fps
     path = out / "wong_wang_phase_planes.png"
-    fig.savefig(path, dpi=100)
+    _save(fig, path, dpi=90)
     plt.close(fig)
     return path, found
 
@@ -104,7 +117,7 @@ def _curves_figure(curves, out: Path) -> Path:
     a2.set_ylabel("mean reaction time (s)")
     a2.legend(fontsize=7)
     path = out / "wong_wang_curves.png"
-    fig.savefig(path, dpi=100)
+    _save(fig, path, dpi=100)
     plt.close(fig)
     return path
 

@@ -29,6 +29,19 @@ from .perturbation import (
     pulse,
     silence,
 )
+from .similarity import (
+    DynamicsComparison,
+    NoiseCeiling,
+    SimilarityResult,
+    cca_similarity,
+    compare_activity,
+    compare_dynamics,
+    noise_ceiling,
+    procrustes_distance,
+    representational_dissimilarity,
+    rsa_similarity,
+    shape_distance,
+)
 from .state_space import (
     PCA,
     ConditionAverages,
@@ -78,4 +91,15 @@ __all__ = [
     "fit_weibull",
     "fit_wong_wang",
     "FITTABLE_PARAMETERS",
+    "SimilarityResult",
+    "NoiseCeiling",
+    "DynamicsComparison",
+    "cca_similarity",
+    "shape_distance",
+    "procrustes_distance",
+    "rsa_similarity",
+    "representational_dissimilarity",
+    "noise_ceiling",
+    "compare_activity",
+    "compare_dynamics",
 ]

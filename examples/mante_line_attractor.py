@@ -31,7 +31,7 @@ import torch  # noqa: E402
 
 from rnnscope import simulate  # noqa: E402
 from rnnscope.analysis import (  # noqa: E402
-    RegressionAxes, condition_average, find_fixed_points, linearise, perturbation_effect, pulse,
+    RegressionAxes, condition_average, find_slow_points, linearise, perturbation_effect, pulse,
 )
 from rnnscope.training import load_run  # noqa: E402
 
@@ -58,13 +58,9 @@ for row, (ctx, u) in enumerate(task.analysis_inputs().items()):
     k = 0 if "motion" in ctx else 1
     trials = batch.conditions["context"] == k
     states = traj.states[trials]
-    # candidates: 1024 states visited during the stimulus period of this context's trials
-    visited = traj.states[trials][batch.period_mask("stimulus")[trials]]
-    pick = torch.randperm(visited.shape[0], generator=torch.Generator().manual_seed(0))[:1024]
-    speed = model.vector_field(visited[pick], u.expand(len(pick), -1)).norm(dim=1).median()
-    tol_q = float(0.1 * speed) ** 2 / 2  # q = |F|^2 / 2 at a tenth of the typical speed
-    fps = find_fixed_points(model, u, visited[pick], tol_q=tol_q, polish_steps=0,
-                            seed_midpoints=False, tol_unique=1e-2, seed=0).fixed()  # q < tol_q: slow points
+    # slow points among the states visited during this context's stimulus periods
+    visited = traj.states[task.analysis_mask(batch, ctx)]
+    fps = find_slow_points(model, u, visited, speed_fraction=0.1, n_candidates=1024, seed=0)
     lin = linearise(model, fps.states, u.to(torch.float64).expand(len(fps), -1))
     rates = lin.eigenvalues.real
     tc_slow, tc_next = -1 / rates[:, 0], -1 / rates[:, 1]
@@ -78,7 +74,6 @@ for row, (ctx, u) in enumerate(task.analysis_inputs().items()):
     rel, irr = ("motion", "colour") if k == 0 else ("colour", "motion")
     entry = {
         "points": len(fps),
-        "tol_q": tol_q,
         "by_n_unstable": {str(a): b for a, b in sorted(fps.by_n_unstable().items())},
         "max_q": float(fps.q.max()),
         "variance_along_line": float(s[0] ** 2 / (s**2).sum()),

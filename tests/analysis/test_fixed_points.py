@@ -405,3 +405,32 @@ def test_float32_model_and_progress_bar(capsys):
     assert fps.states.dtype == f64 and fps.by_n_unstable() == {0: 2, 1: 1}
     assert model.recurrent_weight.dtype == torch.float32  # the model itself is untouched
     assert "fixed points" in capsys.readouterr().err
+
+
+def test_slow_points_spread_along_the_slow_direction_of_a_linear_network():
+    # tau x' = -x + J x with J = diag(0.99, 0, 0): eigenvalues -0.01 (slow, along e1) and -1 (fast)
+    from rnnscope.analysis import find_slow_points
+
+    J = torch.diag(torch.tensor([0.99, 0.0, 0.0], dtype=torch.float64))
+    model = RateRNN.from_weights(J, nonlinearity="linear", tau=1.0, dt=0.1, bias=False).double()
+    gen = torch.Generator().manual_seed(0)
+    visited = torch.randn(400, 3, generator=gen, dtype=torch.float64) * torch.tensor([2.0, 1.0, 1.0], dtype=torch.float64)
+    slow = find_slow_points(model, None, visited, speed_fraction=0.1, n_candidates=200)
+    assert len(slow) >= 10
+    with torch.no_grad():  # threshold: a tenth of the median speed of the 200 candidates drawn
+        speeds = model.vector_field(visited).norm(dim=1)
+        assert float(model.vector_field(slow.states).norm(dim=1).max()) <= 0.1 * 1.3 * float(speeds.median())
+    # the points lie on the slow axis (fast coordinates relaxed), spread along it
+    assert float(slow.states[:, 1:].abs().max()) < 0.1 * float(slow.states[:, 0].abs().max())
+    assert float(slow.states[:, 0].max() - slow.states[:, 0].min()) > 1.0
+    assert torch.allclose(slow.eigenvalues.real[:, 0], torch.full((len(slow),), -0.01, dtype=torch.float64))
+
+
+def test_slow_points_reject_bad_arguments():
+    from rnnscope.analysis import find_slow_points
+
+    model = RateRNN(input_size=1, hidden_size=4, output_size=1, seed=0)
+    with pytest.raises(ConfigError, match="'speed_fraction' parameter of find_slow_points"):
+        find_slow_points(model, None, torch.randn(10, 4), speed_fraction=0)
+    with pytest.raises(ShapeError, match="'states' parameter of candidates_from_trajectories"):
+        find_slow_points(model, None, torch.randn(10))

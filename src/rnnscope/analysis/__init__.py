@@ -10,7 +10,7 @@ from .decisions import (
     psychometric,
     threshold_decisions,
 )
-from .fixed_points import FixedPoints, candidates_from_trajectories, find_fixed_points
+from .fixed_points import FixedPoints, candidates_from_trajectories, find_fixed_points, find_slow_points
 from .flow_field import FlowField, Nullclines, flow_field, flow_field_from_pca, latent_flow_field, nullclines
 from .linearisation import LineAttractorReport, Linearisation, line_attractor_report, linearise
 from .lyapunov import (
@@ -54,6 +54,7 @@ from .state_space import (
 __all__ = [
     "FixedPoints",
     "find_fixed_points",
+    "find_slow_points",
     "candidates_from_trajectories",
     "Linearisation",
     "linearise",

@@ -67,7 +67,7 @@ def analyze_run(
     """
     from ..plotting import plot_flow_field, plot_trajectories, plot_variance_explained
     from ..training import load_run
-    from .fixed_points import find_fixed_points
+    from .fixed_points import find_fixed_points, find_slow_points
     from .flow_field import flow_field, latent_flow_field
     from .linearisation import line_attractor_report, linearise
     from .lyapunov import largest_lyapunov_exponent
@@ -143,15 +143,24 @@ def analyze_run(
                 "n_slow_points": len(fps.slow()),
             },
         }
-        if "choice" in task.analysis_variables and len(fps) >= 2:
-            la = line_attractor_report(fps)
-            lin = linearise(model, fps.states, u.expand(len(fps), -1).to(fps.states.dtype))
+        mask = task.analysis_mask(batch, name) if "choice" in task.analysis_variables else None
+        slow = None
+        if mask is not None and bool(mask.any()):
+            # the slow points visited under this input (Mante et al.): where a line attractor shows
+            slow = find_slow_points(model, u, states[mask], n_candidates=n_candidates, seed=seed, progress=progress)
+            slow.save(out / f"slow_points_{slug}.npz")
+        la_points = slow if slow is not None else fps
+        if "choice" in task.analysis_variables and len(la_points) >= 2:
+            la = line_attractor_report(la_points)
+            lin = linearise(model, la_points.states, u.expand(len(la_points), -1).to(la_points.states.dtype))
             overlaps = lin.input_overlaps()
             entry["line_attractor"] = {
+                "searched": "slow points" if slow is not None else "fixed points",
                 "points": len(la),
                 "fraction_passing": round(float(la.ok.float().mean()), 4),
                 "variance_along_line": _num(la.variance_explained),
                 "median_slowest_time_constant_ms": _num(float(lin.time_constants[:, 0].real.median())),
+                "median_next_time_constant_ms": _num(float(lin.time_constants[:, 1].real.median())),
                 "median_selection_vector_overlap": {
                     task.input_names[k]: _num(float(overlaps[:, k].nanmedian())) for k in range(task.input_size)
                 },

@@ -208,6 +208,17 @@ class AbstractTask(abc.ABC):
         """
         return {"zero input": torch.zeros(self.input_size)}
 
+    def analysis_mask(self, batch: TrialBatch, name: str) -> torch.Tensor | None:
+        """The steps of ``batch`` whose dynamics the analysis input ``name`` describes.
+
+        ``rnnscope analyze`` searches for slow points (an approximate line attractor, Mante et al.
+        2013) among the states visited at these steps, under that input: e.g. the stimulus periods
+        of the trials of one context. Default None: no such search.
+
+        Shape: returns (batch, time) bool, or None.
+        """
+        return None
+
     #: Conditions whose regression axes (targeted dimensionality reduction) describe the task,
     #: in the order they are orthogonalised; empty for tasks where PCA is the natural view.
     analysis_variables: ClassVar[tuple[str, ...]] = ()

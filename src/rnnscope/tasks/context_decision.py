@@ -79,6 +79,11 @@ class ContextDecision(AbstractTask):
             "colour context": torch.tensor([1.0, 0.0, 0.0, 0.0, 1.0]),
         }
 
+    def analysis_mask(self, batch: TrialBatch, name: str) -> torch.Tensor | None:
+        """The stimulus periods of the trials of the context ``name`` names."""
+        k = 0 if name.startswith("motion") else 1
+        return batch.period_mask("stimulus") & (batch.conditions["context"] == k)[:, None]
+
     @property
     def output_names(self) -> tuple[str, ...]:
         return ("choice",)

@@ -126,6 +126,10 @@ class PerceptualDecision(AbstractTask):
         """Zero-coherence evidence with the fixation cue on (integration), and the decision period."""
         return {"fixation, zero coherence": torch.tensor([1.0, 0.0]), "decision": torch.tensor([0.0, 0.0])}
 
+    def analysis_mask(self, batch: TrialBatch, name: str) -> torch.Tensor | None:
+        """Stimulus periods for the integration input, decision periods for the decision input."""
+        return batch.period_mask("stimulus" if name.startswith("fixation") else "decision")
+
     def _sample(self, batch_size: int, generator: torch.Generator) -> TrialBatch:
         g, B = generator, batch_size
         durations = {p: uniform(g, B, getattr(self, p)) for p in ("fixation", "stimulus", "delay", "decision")}

@@ -482,8 +482,10 @@ def perturbation_effect(
     inputs = batch.inputs.to(device=device, dtype=dtype)
 
     def run(hook) -> Trajectory:
+        # both through the plain loop (an intervention needs it), so the same arithmetic: a no-op
+        # intervention leaves the states bit-identical
         gen = torch.Generator().manual_seed(seed)
-        return simulate(model, inputs, noise=noise, generator=gen, intervention=hook)
+        return simulate(model, inputs, noise=noise, generator=gen, intervention=hook, fused=False)
 
     with torch.no_grad():
         base = run(None)

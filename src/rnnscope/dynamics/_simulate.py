@@ -96,6 +96,7 @@ def simulate(
     noise: bool = True,
     generator: torch.Generator | None = None,
     intervention: Callable[[int, torch.Tensor], torch.Tensor] | None = None,
+    fused: bool = True,
 ) -> Trajectory:
     """Run ``model`` on ``inputs``.
 
@@ -116,6 +117,10 @@ def simulate(
             step ``t`` (0-based, noise included) and before it is stored, so the next step starts
             from the intervened state (see :mod:`rnnscope.analysis.perturbation`: silence, clamp,
             pulse). None leaves the loop untouched.
+        fused: use the model's fused path when it has one (:meth:`AbstractRNN.fused_states`; a
+            :class:`~rnnscope.models.RateRNN` computes all steps in one autograd node with a
+            hand-written backward); False, or an intervention, runs the plain step-by-step loop,
+            the reference it equals to float rounding.
 
     Returns:
         A :class:`Trajectory`.
@@ -133,6 +138,10 @@ def simulate(
     has_noise = isinstance(sig_rec, torch.Tensor) or sig_rec > 0
     if has_noise:  # sig_rec: a float, or one std per state variable (hidden_size,)
         xi = sig_rec * torch.randn((B, T, model.hidden_size), generator=generator).to(x.device, x.dtype)
+    if fused and intervention is None:
+        S = model.fused_states(drive, x, xi if has_noise else None)
+        if S is not None:
+            return Trajectory(inputs=inputs, states=S, outputs=model.readout(S), initial_state=x_init, dt=model.dt)
     flow = model.flow_fn()
     states = []
     for t in range(T):

@@ -78,8 +78,9 @@ class AbstractRNN(nn.Module, abc.ABC):
 
     @property
     @abc.abstractmethod
-    def process_noise_std(self) -> float:
-        """Standard deviation of the white noise added to the state at each simulation step."""
+    def process_noise_std(self) -> float | torch.Tensor:
+        """Standard deviation of the white noise added to the state at each simulation step: one
+        float for every state variable, or a tensor (hidden_size,) of one std per variable."""
 
     @property
     @abc.abstractmethod
@@ -93,6 +94,23 @@ class AbstractRNN(nn.Module, abc.ABC):
         them here once per simulation instead of once per step.
         """
         return self.flow
+
+    def fused_states(self, drive: torch.Tensor, initial_state: torch.Tensor,
+                     noise: torch.Tensor | None) -> torch.Tensor | None:
+        """All states of a simulation computed by a fused path, or None when the model has none.
+
+        :func:`~rnnscope.dynamics.simulate` calls this first (unless asked not to, or given an
+        intervention) and runs its plain step-by-step loop when it returns None. A fused path must
+        equal that loop to float rounding, gradients included: ``states[:, t]`` is the deterministic
+        step from ``states[:, t - 1]`` (``initial_state`` for t = 0) driven by ``drive[:, t]``, plus
+        ``noise[:, t]``.
+
+        Shape:
+            - drive: (batch, time, hidden_size); initial_state: (batch, hidden_size)
+            - noise: (batch, time, hidden_size) or None
+            - returns: (batch, time, hidden_size) or None
+        """
+        return None
 
     def vector_field(self, x: torch.Tensor, inputs: torch.Tensor | None = None) -> torch.Tensor:
         """The deterministic vector field: dx/dt (continuous time) or the map x -> x(t+1) (discrete).

@@ -192,6 +192,22 @@ def cmd_reproduce(args: argparse.Namespace) -> int:
     return 0 if result.passed else 1
 
 
+def cmd_compare(args: argparse.Namespace) -> int:
+    from ..analysis.similarity import METRICS, compare_sources
+
+    metrics = list(METRICS) if args.metric == "all" else [args.metric]
+    report = compare_sources(args.a, args.b, metrics=metrics, n_trials=args.trials, seed=args.seed,
+                             n_permutations=args.permutations)
+    out = Path(args.out) if args.out else Path(".")
+    out.mkdir(parents=True, exist_ok=True)
+    path = report.save(out / "compare.json")
+    task = f" on {report.task} trials" if report.task else ""
+    print(f"{report.a} vs {report.b} ({report.kind}{task}; {report.n_trials} trials x {report.n_steps} time bins)")
+    print(report.table())
+    print(f"wrote {path}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="rnnscope", description="Train recurrent networks on cognitive tasks and open the black box.")
     p.add_argument("--version", action="version", version=_version())
@@ -236,6 +252,16 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--seed", type=int, default=0)
     r.add_argument("--no-progress", action="store_true")
     r.set_defaults(func=cmd_reproduce)
+
+    cp = sub.add_parser("compare", help="similarity of two runs or data sets (CCA, Procrustes, RSA) vs permutation baselines")
+    cp.add_argument("a", help="run folder or .npz data file")
+    cp.add_argument("b", help="run folder or .npz data file")
+    cp.add_argument("--metric", choices=["cca", "procrustes", "rsa", "all"], default="all")
+    cp.add_argument("--trials", type=int, default=64, help="trials of the shared task to simulate (two runs)")
+    cp.add_argument("--permutations", type=int, default=200, help="shuffled pairings of the baseline")
+    cp.add_argument("--seed", type=int, default=0)
+    cp.add_argument("--out", help="folder for compare.json (default: the current folder)")
+    cp.set_defaults(func=cmd_compare)
 
     d = sub.add_parser("demo", help="train a small network on the 3-bit flip-flop (the README's first command)")
     d.add_argument("--out", help="run folder (default: runs/demo)")

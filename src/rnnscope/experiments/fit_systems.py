@@ -1,0 +1,134 @@
+"""Doya (1993): rate networks trained by BPTT to reproduce dynamical systems, with the right attractors.
+
+A continuous-time rate network is trained (one trainer, trials from a bank of precisely integrated
+trajectories, the initial condition given as an input pulse) to follow
+
+- the van der Pol oscillator (mu = 1): the autonomous network must oscillate with the limit cycle's
+  period (6.6633 time units, integrated here);
+- a bistable system ``x' = x - x^3, y' = -y``: the network must have two stable fixed points reading
+  out near (+-1, 0) and a saddle near the origin;
+
+(The Lorenz system is available in :mod:`rnnscope.systems`, but fits of up to 256 units and 6000 steps
+did not reach its chaotic attractor -- see docs/fitting_systems.md -- so it is not checked here.)
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import numpy as np
+
+from ..systems import Bistable, Lorenz, VanDerPol, fit_dynamical_system
+from ._registry import Check, Reproduction, register
+
+__all__ = ["run_fit_systems"]
+
+
+def _save(fig, path: Path, dpi: int = 100) -> Path:
+    import io
+
+    from PIL import Image
+
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=dpi)
+    buf.seek(0)
+    with Image.open(buf) as img:
+        img.convert("RGB").quantize(256).save(path, optimize=True)
+    return path
+
+
+def _figure_vdp(fit, reference_period: float, period: float, out: Path) -> Path:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    true = fit.heldout.states[:6]
+    pred = fit.predict(true[:, 0])
+    T = int(round(8 * reference_period / fit.task.dt))
+    long_net = fit.predict(np.array([[2.0, 0.0]]), T)[0]
+    long_true = VanDerPol().trajectories([2.0, 0.0], T * fit.task.dt, fit.task.dt).states[0]
+    fig, axes = plt.subplots(1, 2, figsize=(10, 4.2), layout="constrained")
+    ax = axes[0]
+    for i in range(len(true)):
+        ax.plot(true[i, :, 0], true[i, :, 1], color="0.6", lw=2.5, label="van der Pol" if i == 0 else None)
+        ax.plot(pred[i, :, 0], pred[i, :, 1], color="C3", lw=1.2, label="fitted network" if i == 0 else None)
+        ax.plot(*true[i, 0], "ko", ms=3)
+    ax.set(xlabel="x", ylabel="y", title=f"held-out initial conditions (NMSE {fit.heldout_nmse:.3f})")
+    ax.legend(loc="upper left", fontsize=8)
+    ax = axes[1]
+    t = fit.task.dt * np.arange(T + 1)
+    ax.plot(t, long_true[:, 0], color="0.6", lw=2.5, label=f"van der Pol, period {reference_period:.3f}")
+    ax.plot(t, long_net[:, 0], color="C3", lw=1.2, label=f"network (autonomous), period {period:.3f}")
+    ax.set(xlabel="time", ylabel="x", title="limit cycle from (2, 0)")
+    ax.legend(loc="upper right", fontsize=8)
+    path = _save(fig, out / "systems_van_der_pol.png")
+    plt.close(fig)
+    return path
+
+
+def _figure_bistable(fit, fps, z, out: Path) -> Path:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    true = fit.heldout.states[:16]
+    pred = fit.predict(true[:, 0])
+    fig, ax = plt.subplots(figsize=(5.4, 4.6), layout="constrained")
+    for i in range(len(true)):
+        ax.plot(true[i, :, 0], true[i, :, 1], color="0.6", lw=2.5, label="bistable system" if i == 0 else None)
+        ax.plot(pred[i, :, 0], pred[i, :, 1], color="C0", lw=1.0, label="fitted network" if i == 0 else None)
+    exact = Bistable().fixed_points()
+    ax.plot(exact["stable"][:, 0], exact["stable"][:, 1], "o", mfc="none", mec="k", ms=14, label="true stable points")
+    ax.plot(exact["saddle"][:, 0], exact["saddle"][:, 1], "s", mfc="none", mec="k", ms=14, label="true saddle")
+    k = fps.n_unstable.numpy()
+    ax.plot(z[k == 0, 0], z[k == 0, 1], "o", color="C2", ms=7, label="network: stable")
+    ax.plot(z[k > 0, 0], z[k > 0, 1], "X", color="C3", ms=8, label="network: saddle")
+    ax.set(xlabel="x", ylabel="y", title="x' = x - x^3, y' = -y: trajectories and fixed points (readout)")
+    ax.title.set_fontsize(9)
+    ax.legend(fontsize=7, loc="lower right")
+    path = _save(fig, out / "systems_bistable.png")
+    plt.close(fig)
+    return path
+
+
+@register("fit-dynamical-systems", summary="rate networks fitted to van der Pol and a bistable system "
+          "keep their limit cycle and fixed points", reference="Doya 1993")
+def run_fit_systems(out: Path, *, quick: bool, seed: int, progress: bool) -> Reproduction:
+    result = Reproduction("fit-dynamical-systems")
+    start = time.perf_counter()
+    vdp = VanDerPol()
+    ref_period = vdp.reference_period(cycles=5)
+    result.checks.append(Check("van der Pol (mu = 1) period, integrated", ref_period, 6.6632868593, 1e-5,
+                               source="known value 6.66328686"))
+    # van der Pol: 64 units
+    fit = fit_dynamical_system(vdp, hidden_size=64, steps=600 if quick else 1500, seed=seed, progress=progress)
+    period, spread, cycles = fit.period()
+    result.checks.append(Check("van der Pol: held-out NMSE", fit.heldout_nmse, 0.0, 0.1 if quick else 0.03,
+                               source="perfect fit"))
+    result.checks.append(Check("van der Pol: period of the network's limit cycle", period, ref_period,
+                               0.05 if quick else 0.02, relative=True, source="integrated reference"))
+    result.numbers.update({"vdp_nmse": fit.heldout_nmse, "vdp_period_network": period, "vdp_period_true": ref_period,
+                           "vdp_period_spread": spread, "vdp_cycles": cycles, "vdp_train_s": fit.wall_time})
+    result.figures.append(_figure_vdp(fit, ref_period, period, out))
+    # bistable: 32 units
+    bi = fit_dynamical_system(Bistable(), hidden_size=32, steps=500 if quick else 1500, duration=5.0,
+                              learning_rate=5e-3, seed=seed, progress=progress)
+    fps, z = bi.fixed_points(n_trials=64, n_candidates=256)
+    k = fps.n_unstable.numpy()
+    stable, saddles = z[k == 0], z[k == 1]
+    result.checks.append(Check("bistable: stable fixed points of the network", float(len(stable)), 2.0, 0.0))
+    result.checks.append(Check("bistable: saddles (1 unstable direction)", float(len(saddles)), 1.0, 0.0))
+    tol_s = 0.15 if quick else 0.1
+    xs = np.sort(stable[:, 0]) if len(stable) == 2 else np.array([np.nan, np.nan])
+    result.checks.append(Check("bistable: readout x of the lower stable point", float(xs[0]), -1.0, tol_s))
+    result.checks.append(Check("bistable: readout x of the upper stable point", float(xs[1]), 1.0, tol_s))
+    sx = float(saddles[0, 0]) if len(saddles) == 1 else float("nan")
+    result.checks.append(Check("bistable: readout x of the saddle", sx, 0.0, 0.15 if quick else 0.1))
+    result.numbers.update({"bistable_nmse": bi.heldout_nmse, "bistable_fixed_points": z.tolist(),
+                           "bistable_n_unstable": k.tolist(), "bistable_train_s": bi.wall_time})
+    result.figures.append(_figure_bistable(bi, fps, z, out))
+    result.numbers["wall_time_s"] = time.perf_counter() - start
+    return result

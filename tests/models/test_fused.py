@@ -30,9 +30,19 @@ def _grads(model, inputs, fused, x0=None):
     return traj, grads, inputs.grad
 
 
+@pytest.fixture(params=["rates stored, one chunk", "rates recomputed, chunks of 4 steps"])
+def memory_mode(request, monkeypatch):
+    from rnnscope.models import _fused
+
+    if request.param.startswith("rates recomputed"):
+        monkeypatch.setattr(_fused, "_STORE_RATES_LIMIT", 0)
+        monkeypatch.setattr(_fused, "_CHUNK_ELEMENTS", 4 * 5 * 24)  # 4 steps of batch 5 x 24 units
+    return request.param
+
+
 @pytest.mark.parametrize("nonlinearity", sorted(FUSED_NONLINEARITIES))
 @pytest.mark.parametrize("option", sorted(OPTIONS))
-def test_fused_equals_the_plain_loop(option, nonlinearity):
+def test_fused_equals_the_plain_loop(option, nonlinearity, memory_mode):
     if nonlinearity == "linear" and option.startswith("discrete"):
         pytest.skip("a linear discrete map with g near 1 grows; covered by the low-rank discrete case")
     model = RateRNN(input_size=3, hidden_size=24, output_size=2, nonlinearity=nonlinearity, tau=20.0, dt=5.0,
@@ -78,7 +88,7 @@ def test_frozen_recurrent_weights_get_no_gradient_on_the_fused_path():
 
 def test_custom_nonlinearity_and_interventions_run_the_plain_loop():
     model = RateRNN(input_size=1, hidden_size=8, output_size=1, nonlinearity=lambda x: torch.tanh(2 * x), seed=0)
-    assert model.fused_states(torch.zeros(2, 3, 8), torch.zeros(2, 8), None) is None
+    assert model.fused_simulate(torch.zeros(2, 3, 1), torch.zeros(2, 8), None) is None
     plain = RateRNN(input_size=1, hidden_size=8, output_size=1, seed=0)
     calls = []
     traj = simulate(plain, torch.randn(2, 5, 1), intervention=lambda t, x: calls.append(t) or x)

@@ -117,7 +117,7 @@ def simulate(
             step ``t`` (0-based, noise included) and before it is stored, so the next step starts
             from the intervened state (see :mod:`rnnscope.analysis.perturbation`: silence, clamp,
             pulse). None leaves the loop untouched.
-        fused: use the model's fused path when it has one (:meth:`AbstractRNN.fused_states`; a
+        fused: use the model's fused path when it has one (:meth:`AbstractRNN.fused_simulate`; a
             :class:`~rnnscope.models.RateRNN` computes all steps in one autograd node with a
             hand-written backward); False, or an intervention, runs the plain step-by-step loop,
             the reference it equals to float rounding.
@@ -134,14 +134,14 @@ def simulate(
     u = inputs
     if sig_in > 0:
         u = u + sig_in * torch.randn(u.shape, generator=generator).to(u.device, u.dtype)
-    drive = model.drive(u)
     has_noise = isinstance(sig_rec, torch.Tensor) or sig_rec > 0
     if has_noise:  # sig_rec: a float, or one std per state variable (hidden_size,)
         xi = sig_rec * torch.randn((B, T, model.hidden_size), generator=generator).to(x.device, x.dtype)
     if fused and intervention is None:
-        S = model.fused_states(drive, x, xi if has_noise else None)
-        if S is not None:
-            return Trajectory(inputs=inputs, states=S, outputs=model.readout(S), initial_state=x_init, dt=model.dt)
+        out = model.fused_simulate(u, x, xi if has_noise else None)
+        if out is not None:
+            return Trajectory(inputs=inputs, states=out[0], outputs=out[1], initial_state=x_init, dt=model.dt)
+    drive = model.drive(u)
     flow = model.flow_fn()
     states = []
     for t in range(T):

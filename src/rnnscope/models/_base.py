@@ -95,20 +95,20 @@ class AbstractRNN(nn.Module, abc.ABC):
         """
         return self.flow
 
-    def fused_states(self, drive: torch.Tensor, initial_state: torch.Tensor,
-                     noise: torch.Tensor | None) -> torch.Tensor | None:
-        """All states of a simulation computed by a fused path, or None when the model has none.
+    def fused_simulate(self, inputs: torch.Tensor, initial_state: torch.Tensor,
+                       noise: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor] | None:
+        """States and outputs of a whole simulation by a fused path, or None when the model has none.
 
         :func:`~rnnscope.dynamics.simulate` calls this first (unless asked not to, or given an
         intervention) and runs its plain step-by-step loop when it returns None. A fused path must
         equal that loop to float rounding, gradients included: ``states[:, t]`` is the deterministic
-        step from ``states[:, t - 1]`` (``initial_state`` for t = 0) driven by ``drive[:, t]``, plus
-        ``noise[:, t]``.
+        step from ``states[:, t - 1]`` (``initial_state`` for t = 0) driven by ``inputs[:, t]``, plus
+        ``noise[:, t]``, and ``outputs = readout(states)``.
 
         Shape:
-            - drive: (batch, time, hidden_size); initial_state: (batch, hidden_size)
-            - noise: (batch, time, hidden_size) or None
-            - returns: (batch, time, hidden_size) or None
+            - inputs: (batch, time, input_size) (input noise already added);
+              initial_state: (batch, hidden_size); noise: (batch, time, hidden_size) or None
+            - returns: states (batch, time, hidden_size) and outputs (batch, time, output_size), or None
         """
         return None
 

@@ -17,7 +17,7 @@ from torch import nn
 from .._validation import check_bool, check_choice, check_float, check_int
 from ..errors import ConfigError, ShapeError
 from ._base import AbstractRNN
-from ._fused import FUSED_NONLINEARITIES, fused_recurrence
+from ._fused import FUSED_NONLINEARITIES, fused_simulation
 from ._nonlinearity import Nonlinearity, resolve_nonlinearity
 
 __all__ = ["RateRNN", "PARAMETER_GROUPS"]
@@ -399,23 +399,23 @@ class RateRNN(AbstractRNN):
         J = self.recurrent_matrix()
         return lambda x, drive: self.flow(x, drive, J)
 
-    def fused_states(self, drive: torch.Tensor, initial_state: torch.Tensor,
-                     noise: torch.Tensor | None) -> torch.Tensor | None:
-        """The fused recurrence of :mod:`rnnscope.models._fused` (named nonlinearities; a custom
+    def fused_simulate(self, inputs: torch.Tensor, initial_state: torch.Tensor,
+                       noise: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor] | None:
+        """The fused simulation of :mod:`rnnscope.models._fused` (named nonlinearities; a custom
         callable runs the plain loop). O(N K) per step for low rank without bulk."""
         if self.phi.name not in FUSED_NONLINEARITIES:
             return None
         a = 1.0 if self.time == "discrete" else self.dt / self.tau
-        E = drive if a == 1.0 else a * drive
-        if noise is not None:
-            E = E + noise
-        if self.rank is not None and self.bulk is None:
-            A, B = self.n, (a / self.hidden_size) * self.m.t()
-        else:
-            A, B = a * self.recurrent_matrix().t(), None
         c = 0.0 if self.time == "discrete" else 1.0 - a
-        return fused_recurrence(initial_state.to(E.dtype), E, A.to(E.dtype), None if B is None else B.to(E.dtype),
-                                c, self.phi.name)
+        dtype = inputs.dtype
+        if self.rank is not None and self.bulk is None:
+            A, B = self.n.to(dtype), ((a / self.hidden_size) * self.m.t()).to(dtype)
+        else:
+            A, B = (a * self.recurrent_matrix().t()).to(dtype), None
+        bias = None if self.bias is None else self.bias.to(dtype)
+        return fused_simulation(initial_state.to(dtype), inputs, self.input_weight.to(dtype), bias, A, B,
+                                self.output_weight.to(dtype), self.output_bias.to(dtype), noise, c, a,
+                                self.phi.name, self.readout_kind == "rates")
 
     def rates(self, x: torch.Tensor) -> torch.Tensor:
         return self.phi(x)

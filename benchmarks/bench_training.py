@@ -284,7 +284,7 @@ def main() -> None:
         print(f"   {r['units']:>5} {f * 1e3:8.1f} {p * 1e3:8.1f} {t * 1e3:8.1f} {nv * 1e3:8.1f} {mm * 1e3:8.1f}   "
               f"{f / t:12.2f} {nv / f:11.2f} {f / mm:12.2f}")
 
-    n_mem, t_mem = (512, 200) if args.quick else (1024, 500)
+    n_mem, t_mem = 1024, 500
     mem = training_memory(n_mem, t_mem, args.threads)
     report["memory"] = {"units": n_mem, "steps": t_mem, **mem}
     print(f"\n2. peak memory of one training iteration, {n_mem} units, {t_mem} steps (MiB above setup): "

@@ -167,6 +167,21 @@ def test_accepts_tensors_trajectories_and_round_trips(tmp_path):
     assert set(table) == {"cca", "procrustes", "rsa"}
 
 
+def test_accepts_neural_data_cut_to_the_shortest_trial():
+    from rnnscope.data import NeuralData
+
+    X = _latent_data(trials=10, T=12, units=7)
+    clean = X.copy()
+    lengths = np.full(10, 12)
+    lengths[3] = 9
+    X[3, 9:] = np.nan  # padding past the end of trial 3
+    data = NeuralData.from_arrays(X, dt=20.0, lengths=lengths)
+    r = procrustes_distance(data, clean[:, :9] @ _orthogonal(7, 0), n_permutations=5)
+    assert r.score == pytest.approx(0.0, abs=1e-6)
+    with pytest.raises(ShapeError, match="same trials and time bins"):
+        procrustes_distance(data, clean)
+
+
 def test_compare_dynamics_of_a_network_with_itself_and_a_rotated_copy():
     # a 2-bit memory: two decoupled bistable units, padded with 6 leaky units
     N = 8

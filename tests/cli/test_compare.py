@@ -53,6 +53,36 @@ def test_compare_library_call_matches_the_command(runs):
     assert 0 < rep.results["procrustes"].score <= np.pi / 2 and rep.n_steps > 1
 
 
+def test_compare_a_run_with_its_own_recorded_activity_and_data_with_data(runs, tmp_path, capsys):
+    import torch
+
+    from rnnscope.data import NeuralData
+    from rnnscope.dynamics import simulate
+    from rnnscope.training import load_run
+
+    run = load_run(runs["a"])
+    batch = run.task.sample(12, seed=3)
+    with torch.no_grad():
+        rates = run.model.rates(simulate(run.model, batch.inputs, noise=False).states)
+    data = NeuralData.from_trajectory(batch, rates)
+    path = data.save(tmp_path / "rec.npz")
+    assert main(["compare", str(runs["a"]), str(path), "--permutations", "10", "--out", str(tmp_path)]) == 0
+    rep = json.loads((tmp_path / "compare.json").read_text())
+    assert rep["kind"] == "run-data" and rep["n_trials"] == 12
+    assert rep["results"]["cca"]["score"] == pytest.approx(1.0, abs=1e-5)
+    assert rep["results"]["procrustes"]["score"] == pytest.approx(0.0, abs=1e-3)
+    # data against a noisy copy of itself, and against data with another bin width
+    noisy = NeuralData.from_arrays(data.activity + 0.05 * torch.randn(data.activity.shape, generator=torch.Generator().manual_seed(0)),
+                                   times=data.times, inputs=data.inputs)
+    noisy.save(tmp_path / "noisy.npz")
+    rep2 = compare_sources(path, tmp_path / "noisy.npz", metrics=["rsa"], n_permutations=50)
+    assert rep2.kind == "data-data" and rep2.results["rsa"].score > 0.5 and rep2.results["rsa"].p_value < 0.05
+    NeuralData.from_arrays(data.activity, dt=10.0, inputs=data.inputs).save(tmp_path / "coarse.npz")
+    capsys.readouterr()
+    assert main(["compare", str(runs["a"]), str(tmp_path / "coarse.npz"), "--out", str(tmp_path / "x")]) == 2
+    assert "binned at 10 ms but the network" in capsys.readouterr().err
+
+
 @pytest.mark.parametrize(
     "which, pattern",
     [

@@ -100,6 +100,10 @@ def test_fit_from_given_trajectories():
     assert fit.task.n_trajectories == 64 and fit.heldout.states.shape == (16, 31, 2)
     assert np.isfinite(fit.heldout_nmse)
     assert fit.predict(tr.states[:2, 0]).shape == (2, 31, 2)
+    # the hidden state after the pulse and n steps reads out the last predicted point
+    x = fit.state_after(tr.states[0, 0], 12)
+    z = fit.task.unstandardise(fit.model.readout(x.to(torch.float32)).detach().double().numpy())
+    np.testing.assert_allclose(z, fit.predict(tr.states[:1, 0], 12)[0, -1], rtol=1e-5, atol=1e-5)
 
 
 @pytest.mark.slow

@@ -6,7 +6,7 @@ Every metric takes two activity sets recorded on the same trials and time bins,
 - 2-D ``(samples, units)`` arrays (each row one sample: a time bin of a trial, or a condition),
 
 given as tensors, arrays, two :class:`~rnnscope.dynamics.Trajectory` (their ``states``) or two
-:class:`~rnnscope.data.NeuralData` (their ``activity``), and returns a :class:`SimilarityResult`: the
+:class:`~rnnscope.data.NeuralData` (their ``activity``, cut to the shortest trial), and returns a :class:`SimilarityResult`: the
 score **and a permutation baseline** with its p-value, so that a number means something.
 
 Metrics
@@ -162,6 +162,8 @@ class SimilarityResult:
     def line(self) -> str:
         """One table row: metric, score, null mean +- std, p-value."""
         ceil = "" if self.ceiling is None else f"  ceiling {self.ceiling:.3f}"
+        if not self.higher_is_similar:
+            ceil += "  (a distance: lower is more similar)"
         return (f"{self.metric:<18} {self.score:8.4f}   null {self.null_mean:7.4f} +- {self.null_std:6.4f}   "
                 f"p = {self.p_value:.4f}{ceil}")
 
@@ -211,7 +213,9 @@ def _activity(owner: str, name: str, value: Any) -> np.ndarray:
 
     data_cls = _neural_data_class()
     if data_cls is not None and isinstance(value, data_cls):
-        value = value.activity
+        # bins past the shortest trial are padding in some trials: compare the bins every trial has
+        T = int(value.lengths.min()) if value.lengths is not None else value.n_time
+        value = value.activity[:, :T]
     elif isinstance(value, Trajectory):
         value = value.states
     if isinstance(value, torch.Tensor):
@@ -718,7 +722,7 @@ def compare_activity(
         elif m == "procrustes":
             out[m] = procrustes_distance(X, Y, n_permutations=n_permutations, seed=seed)
         else:
-            out[m] = rsa_similarity(X, Y, conditions=conditions, n_permutations=max(n_permutations, 200), seed=seed)
+            out[m] = rsa_similarity(X, Y, conditions=conditions, n_permutations=n_permutations, seed=seed)
     return out
 
 
@@ -860,8 +864,7 @@ class ComparisonReport:
 
     def table(self) -> str:
         """The scores with their permutation baselines, one metric per line."""
-        head = (f"{'metric':<18} {'score':>8}   {'permutation null (mean +- std)':<30} p-value   "
-                "(procrustes: distance in radians, lower = more similar)")
+        head = f"{'metric':<18} {'score':>8}   permutation null (mean +- std), p-value"
         return "\n".join([head, *(r.line() for r in self.results.values())])
 
 
@@ -932,15 +935,19 @@ def compare_sources(
         Y = _simulate_rates(src_b.model, batch.inputs)[:, :T]
         task_name = ta.name
     elif kind_a == "data" and kind_b == "data":
-        X, Y = src_a.activity, src_b.activity
+        X, Y = src_a, src_b
     else:
         run, data = (src_a, src_b) if kind_a == "run" else (src_b, src_a)
-        inputs = torch.as_tensor(np.asarray(data.inputs) if not isinstance(data.inputs, torch.Tensor) else data.inputs)
-        if inputs.ndim != 3 or inputs.shape[-1] != run.model.input_size:
-            raise ShapeError(f"The data's inputs must have shape (trials, time, {run.model.input_size}) to drive the "
-                             f"network of {run.path} (input_size={run.model.input_size}). Got {tuple(inputs.shape)}.")
-        rates = _simulate_rates(run.model, inputs)
-        X, Y = (rates, data.activity) if kind_a == "run" else (data.activity, rates)
+        if data.n_inputs != run.model.input_size:
+            raise ShapeError(f"The data's inputs must have {run.model.input_size} channels to drive the network of "
+                             f"{run.path} (input_size={run.model.input_size}). Got inputs of shape "
+                             f"{tuple(data.inputs.shape)}.")
+        if run.model.time == "continuous" and not math.isclose(data.dt, run.model.dt, rel_tol=1e-6):
+            raise ConfigError(f"The data are binned at {data.dt:g} ms but the network of {run.path} steps at "
+                              f"dt = {run.model.dt:g} ms; rebin the data (or train with --dt {data.dt:g}).")
+        T = int(data.lengths.min()) if data.lengths is not None else data.n_time
+        rates = _simulate_rates(run.model, data.inputs)[:, :T]
+        X, Y = (rates, data) if kind_a == "run" else (data, rates)
         task_name = run.task.name
     X, Y = _pair(owner, X, Y)
     results = compare_activity(X, Y, metrics=metrics, n_permutations=n_permutations, seed=seed)

@@ -2,6 +2,7 @@
 mean-field theory of low-rank networks, capacities and spectra. Every prediction here is checked
 against simulation in the tests."""
 
+from .dmft import DMFTSolution, dmft, empirical_autocorrelation
 from .hopfield import (
     ALPHA_C_AGS,
     AGSRetrieval,
@@ -11,7 +12,9 @@ from .hopfield import (
     hopfield_capacity_curve,
     rate_model_overlap,
 )
+from .spectra import circular_law_fraction, circular_law_radius, fraction_inside
 
 __all__: list[str] = []
 __all__ += ["ALPHA_C_AGS", "AGSRetrieval", "CapacityCurve", "ags_critical_load", "ags_retrieval",
             "hopfield_capacity_curve", "rate_model_overlap"]
+__all__ += ["DMFTSolution", "dmft", "empirical_autocorrelation", "circular_law_radius", "circular_law_fraction", "fraction_inside"]

@@ -116,3 +116,27 @@ def test_full_fits_over_seeds(seed):
     fps, z = bi.fixed_points()
     stable = z[(fps.n_unstable == 0).numpy()]
     assert len(stable) == 2 and np.allclose(np.sort(stable[:, 0]), [-1, 1], atol=0.08)
+
+
+@pytest.mark.slow
+def test_lorenz_fit_predicts_short_term_and_is_chaotic():
+    from rnnscope.analysis import largest_lyapunov_exponent
+    from rnnscope.experiments.fit_systems import fit_lorenz
+
+    first, fit = fit_lorenz(seed=0)
+    assert first.heldout_nmse < 0.02  # 0.6 time units
+    x = fit.state_after(fit.heldout.initial_conditions[0], 500)
+    lle = largest_lyapunov_exponent(fit.model, n_steps=20_000, transient_steps=2_000, initial_state=x,
+                                    progress=False).largest
+    assert 0.3 < lle < 1.5  # Lorenz: 0.906 per time unit
+
+
+def test_fit_continues_a_given_model_and_checks_it():
+    from rnnscope.models import RateRNN
+
+    first = fit_dynamical_system(Bistable(), hidden_size=8, steps=5, n_trajectories=16, duration=1.0)
+    again = fit_dynamical_system(Bistable(), model=first.model, steps=5, n_trajectories=16, duration=2.0)
+    assert again.model is first.model
+    with pytest.raises(ConfigError, match="'model' parameter of fit_dynamical_system must be a RateRNN with "
+                                          "input_size = output_size = 2 and dt = 0.1"):
+        fit_dynamical_system(Bistable(), model=RateRNN(3, 8, 3, dt=0.1, tau=0.5), steps=1, n_trajectories=4)

@@ -279,6 +279,7 @@ def fit_dynamical_system(
     batch_size: int = 32,
     learning_rate: float = 0.01,
     n_heldout: int = 64,
+    model: Any = None,
     seed: int = 0,
     progress: bool | None = False,
 ) -> FittedSystem:
@@ -306,6 +307,9 @@ def fit_dynamical_system(
         n_trajectories: size of the training bank.
         steps, batch_size, learning_rate: Adam with gradient clipping at 1.
         n_heldout: held-out initial conditions.
+        model: a :class:`~rnnscope.models.RateRNN` to continue training (e.g. the ``fit.model`` of a
+            fit on shorter trajectories: a curriculum), instead of a fresh one; its sizes and ``dt``
+            must fit (``hidden_size`` and ``tau`` are then ignored).
         seed: seed of the network, the bank and the batches.
         progress: progress bar.
 
@@ -333,7 +337,14 @@ def fit_dynamical_system(
         raise ConfigError(f"The 'system' parameter of {own} must be a DynamicalSystem or SystemTrajectories. "
                           f"Got {type(system).__name__} instead.")
     D = len(task.state_names)
-    model = RateRNN(D, hidden_size, D, tau=tau, dt=task.dt, seed=seed)
+    if model is None:
+        model = RateRNN(D, hidden_size, D, tau=tau, dt=task.dt, seed=seed)
+    elif not isinstance(model, RateRNN) or model.input_size != D or model.output_size != D \
+            or not math.isclose(model.dt, task.dt):
+        got = (f"{type(model).__name__}(input_size={model.input_size}, output_size={model.output_size}, "
+               f"dt={model.dt:g})") if isinstance(model, RateRNN) else type(model).__name__
+        raise ConfigError(f"The 'model' parameter of {own} must be a RateRNN with input_size = output_size = {D} "
+                          f"and dt = {task.dt:g}. Got {got} instead.")
     config = TrainingConfig(steps=steps, batch_size=batch_size, learning_rate=learning_rate, grad_clip=1.0,
                             eval_every=max(steps, 1), eval_batch_size=128, stop_at_criterion=False,
                             checkpoint_every=max(steps, 1), log_every=max(steps // 20, 1), seed=seed)

@@ -178,9 +178,10 @@ class DMFTSolution:
     def _evaluate(self, lags: np.ndarray) -> np.ndarray:
         if not np.all(np.isfinite(lags)):
             raise ShapeError("The 'lags' of DMFTSolution.autocorrelation must be finite. Got a NaN or infinity.")
-        t = np.abs(np.asarray(lags, dtype=float))
+        shape = np.shape(lags)
+        t = np.abs(np.asarray(lags, dtype=float)).ravel()
         if not self.chaotic:
-            return np.zeros_like(t)
+            return np.zeros(shape)
         # cubic Hermite interpolation between stored points (values and velocities from the integrator)
         grid, end = self._lags, self._lags[-1]
         i = np.clip(np.searchsorted(grid, t, side="right") - 1, 0, len(grid) - 2)
@@ -192,7 +193,7 @@ class DMFTSolution:
                + h01 * self._values[i + 1] + h11 * h * self._velocity[i + 1])
         tail = t > end
         out[tail] = self._values[-1] * np.exp(-self.decay_rate * (t[tail] - end))
-        return np.maximum(out, 0.0)
+        return np.maximum(out, 0.0).reshape(shape)
 
     def correlation(self, delta: Any) -> np.ndarray:
         """``C(Delta) = <tanh(x) tanh(y)>``, x, y of variance ``delta0`` and covariance Delta in [0, delta0].

@@ -17,7 +17,7 @@ def runs(tmp_path_factory):
     out = {}
     for name, task, seed in (("a", "perceptual_decision", 0), ("b", "perceptual_decision", 1), ("ff", "flipflop", 0)):
         path = root / name
-        assert main(["train", task, "--steps", "20", "--seed", str(seed), "--out", str(path), *TINY]) == 0
+        assert main(["train", task, "--steps", "10", "--seed", str(seed), "--out", str(path), *TINY]) == 0
         out[name] = path
     return out
 
@@ -72,8 +72,8 @@ def test_compare_a_run_with_its_own_recorded_activity_and_data_with_data(runs, t
     assert rep["results"]["cca"]["score"] == pytest.approx(1.0, abs=1e-5)
     assert rep["results"]["procrustes"]["score"] == pytest.approx(0.0, abs=1e-3)
     # data against a noisy copy of itself, and against data with another bin width
-    noisy = NeuralData.from_arrays(data.activity + 0.05 * torch.randn(data.activity.shape, generator=torch.Generator().manual_seed(0)),
-                                   times=data.times, inputs=data.inputs)
+    noise = 0.05 * torch.randn(data.activity.shape, generator=torch.Generator().manual_seed(0))
+    noisy = NeuralData.from_arrays(data.activity + noise, times=data.times, inputs=data.inputs)
     noisy.save(tmp_path / "noisy.npz")
     rep2 = compare_sources(path, tmp_path / "noisy.npz", metrics=["rsa"], n_permutations=50)
     assert rep2.kind == "data-data" and rep2.results["rsa"].score > 0.5 and rep2.results["rsa"].p_value < 0.05

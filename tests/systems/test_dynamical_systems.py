@@ -1,7 +1,6 @@
 """Dynamical systems and fitted rate networks (Doya 1993): precise references, then networks that
 reproduce trajectories on held-out initial conditions and have the right attractors."""
 
-import math
 
 import numpy as np
 import pytest
@@ -11,7 +10,6 @@ from rnnscope.errors import ConfigError, ShapeError
 from rnnscope.systems import (
     Bistable,
     Lorenz,
-    SystemTrajectories,
     TrajectoryTask,
     VanDerPol,
     fit_dynamical_system,

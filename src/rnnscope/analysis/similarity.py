@@ -6,7 +6,8 @@ Every metric takes two activity sets recorded on the same trials and time bins,
 - 2-D ``(samples, units)`` arrays (each row one sample: a time bin of a trial, or a condition),
 
 given as tensors, arrays, two :class:`~rnnscope.dynamics.Trajectory` (their ``states``) or two
-:class:`~rnnscope.data.NeuralData` (their ``activity``, cut to the shortest trial), and returns a :class:`SimilarityResult`: the
+:class:`~rnnscope.data.NeuralData` (their ``activity``, cut to the shortest trial), and returns a
+:class:`SimilarityResult`: the
 score **and a permutation baseline** with its p-value, so that a number means something.
 
 Metrics
@@ -57,7 +58,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from .._validation import check_bool, check_choice, check_float, check_int
+from .._validation import check_choice, check_float, check_int
 from ..errors import CheckpointError, ConfigError, ShapeError
 
 __all__ = [
@@ -790,7 +791,8 @@ def compare_dynamics(
     owner = "compare_dynamics"
     for name, m in (("model_a", model_a), ("model_b", model_b)):
         if not isinstance(m, AbstractRNN):
-            raise ConfigError(f"The {name!r} parameter of {owner} must be an AbstractRNN. Got {type(m).__name__} instead.")
+            raise ConfigError(f"The {name!r} parameter of {owner} must be an AbstractRNN. "
+                              f"Got {type(m).__name__} instead.")
     if model_a.input_size != model_b.input_size:
         raise ConfigError(f"{owner} needs two networks with the same input_size. Got {model_a.input_size} and "
                           f"{model_b.input_size}.")
@@ -878,7 +880,8 @@ def _load_source(owner: str, name: str, path: str | Path):
     if path.is_file() and path.suffix == ".npz":
         data_cls = _neural_data_class()
         if data_cls is None:
-            raise ConfigError(f"Reading data file {path} needs rnnscope.data.NeuralData, which this installation lacks.")
+            raise ConfigError(f"Reading data file {path} needs rnnscope.data.NeuralData, which this "
+                              "installation lacks.")
         return "data", data_cls.load(path)
     if not path.exists():
         raise _CE(f"The {name!r} argument of {owner} ({path}) does not exist; give a run folder or a .npz data file.")
@@ -924,11 +927,12 @@ def compare_sources(
     if kind_a == "run" and kind_b == "run":
         ta, tb = src_a.task, src_b.task
         if ta.name != tb.name:
-            raise ConfigError(f"rnnscope compare simulates both networks on the same trials, so they must share a task: "
+            raise ConfigError("rnnscope compare simulates both networks on the same trials, so they must share a task: "
                               f"{a} is trained on {ta.name!r}, {b} on {tb.name!r}. Compare each with data instead.")
         if not math.isclose(ta.dt, tb.dt) or ta.input_size != tb.input_size:
             raise ConfigError(f"The runs {a} and {b} use task {ta.name!r} with different settings (dt {ta.dt:g} vs "
-                              f"{tb.dt:g} ms, input_size {ta.input_size} vs {tb.input_size}); trials of one do not fit the other.")
+                              f"{tb.dt:g} ms, input_size {ta.input_size} vs {tb.input_size}); trials of one do not "
+                              "fit the other.")
         batch = ta.sample(n_trials, seed=seed)
         T = int(batch.lengths.min())
         X = _simulate_rates(src_a.model, batch.inputs)[:, :T]

@@ -130,7 +130,8 @@ class TrajectoryTask(AbstractTask):
         return self.state_names
 
     def params(self) -> dict[str, Any]:
-        return {"system": type(self.system).__name__ if self.system is not None else None, "dt": self.dt, "duration": self.duration,
+        return {"system": type(self.system).__name__ if self.system is not None else None, "dt": self.dt,
+                "duration": self.duration,
                 "pulse_steps": self.pulse_steps, "n_trajectories": self.n_trajectories,
                 "transient": self.transient, "bank_seed": self.bank_seed}
 

@@ -117,7 +117,7 @@ def chaos(out: Path, *, quick: bool, seed: int, progress: bool) -> Reproduction:
                                       progress=progress)
         lam.append(r.largest)
         err.append(float(r.convergence[0]))
-        if g < 1:
+        if g == 0.5:
             exact[g] = _euler_decay_rate(net, net.dt)
     lam_a = np.array(lam)
     g_star = _zero_crossing(np.array(gs), lam_a)
@@ -204,6 +204,7 @@ def _lyapunov_figure(path: Path, gs, lam, err, exact, N_ly: int, spec, N_sp: int
     ax1.plot(fine, np.log(1 - 0.1 * (1 - fine)) / 0.1, color="0.5", lw=1,
              label=r"$\log(1 - \alpha(1 - g)) / dt \approx g - 1$")
     ax1.errorbar(gs, lam, yerr=err, fmt="o-", ms=4, color="C0", label=f"largest exponent, N = {N_ly}")
+    ax1.plot(list(exact), list(exact.values()), "x", color="k", ms=7, label="linearised Euler map at x = 0")
     ref_g, ref_l = zip(*sorted(REFERENCE_LARGEST.items()))
     ax1.plot(ref_g, ref_l, "s", mfc="none", color="C3", ms=7, label="reference run, N = 1000")
     ax1.axhline(0, color="k", lw=0.8)

@@ -172,7 +172,7 @@ def low_rank_mean_field(out: Path, *, quick: bool, seed: int, progress: bool) ->
     for s in overlaps:
         fp = LowRankMeanField(rank_one_loadings(float(s)), tau=1.0).fixed_points(n_starts=21)
         k_theory.append(float(fp.kappa.abs().max()))
-    sim_over = [0.5, 0.8, 1.3, 1.6, 2.0, 2.5, 3.0]
+    sim_over = [0.8, 2.0, 3.0] if quick else [0.5, 0.8, 1.3, 1.6, 2.0, 2.5, 3.0]
     k_sim = {}
     for s in sim_over:
         L = rank_one_loadings(s)

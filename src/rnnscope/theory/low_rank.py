@@ -669,9 +669,13 @@ class LowRankMeanField:
         starts = np.stack(np.meshgrid(*axes, indexing="ij"), -1).reshape(-1, K)
 
         def fun(k: np.ndarray) -> np.ndarray:
+            if not np.all(np.isfinite(k)):  # the solver wandered off: report a large residual
+                return np.full(K, 1e10)
             return (self.velocity(torch.from_numpy(k), u) * self.tau).numpy()
 
         def jac(k: np.ndarray) -> np.ndarray:
+            if not np.all(np.isfinite(k)):
+                return np.eye(K)
             return (self.jacobian(torch.from_numpy(k), u) * self.tau).numpy()
 
         found: list[np.ndarray] = []

@@ -217,9 +217,10 @@ def test_two_population_mean_field_fixed_points():
     assert float(fp.kappa[8].abs().max()) < 1e-8
 
 
-# finite-size spread of the fixed points (sampling of the per-population sums, not only of the
-# overlaps): up to 8 % of |kappa| at N = 1500 and 4 % at N = 4000 over seeds 0-3
-@pytest.mark.parametrize("N, tol", [(1500, 0.12), pytest.param(4000, 0.06, marks=pytest.mark.slow)])
+# finite-size spread of the fixed points (the corner attractors are sensitive to the sampled
+# overlaps): the largest distance is 0.06-0.17 of |kappa| at N = 1500 over seeds 0-5 (seed 2 has only
+# 5 of the 9 points), 0.06-0.16 at N = 4000, 0.04-0.09 at N = 10,000; seed 1 gives 0.074 and 0.103
+@pytest.mark.parametrize("N, tol", [(1500, 0.12), pytest.param(4000, 0.16, marks=pytest.mark.slow)])
 def test_two_population_network_matches_mean_field(N, tol):
     L = two_populations()
     theory = LowRankMeanField(L, tau=1.0).fixed_points(n_starts=9)

@@ -108,8 +108,10 @@ def low_rank_mean_field(out: Path, *, quick: bool, seed: int, progress: bool) ->
     Tolerances. Simulated kappa of single networks spreads by 0.013 (g = 0.5, 1) and 0.04 (g = 1.5)
     at N = 1500 (measured over seeds), so the mean of 3 networks gets 3 % (8 % at g = 1.5, where the
     reference run itself is 6 % below theory). Rank one: the overlap of a drawn network fluctuates by
-    ~4 % at N = 1500, giving 4 % on the mean of the networks. Two populations: fixed points move by up to
-    8 % of |kappa| at N = 1500 (4 % at N = 4000).
+    ~4 % at N = 1500, giving 4 % on the mean of the networks. Two populations: the largest distance of
+    a network's fixed points from the mean-field ones is 0.06-0.17 of |kappa| at N = 1500 over six seeds
+    (one of which has only 5 of the 9 points), 0.06-0.16 at N = 4000 and 0.04-0.09 at N = 10,000 (the
+    corner attractors are sensitive to the sampled overlaps); the seed used gives 0.074 and 0.103.
     """
     t0 = time.perf_counter()
     checks: list[Check] = []
@@ -242,7 +244,7 @@ def low_rank_mean_field(out: Path, *, quick: bool, seed: int, progress: bool) ->
                         float(sum(u == 0 for u in unstable)), float(int(theory.stable.sum())), 0.0,
                         source="Beiran et al. 2021"))
     checks.append(Check("two populations: largest fixed-point distance network vs mean field, / |kappa|", dev, 0.0,
-                        0.12 if quick else 0.06, source="finite-size spread, measured"))
+                        0.12 if quick else 0.16, source="finite-size spread, measured over seeds"))
     numbers["two_populations"] = {"N": N_f, "theory_kappa": theory.kappa.tolist(),
                                   "theory_n_unstable": theory.n_unstable.tolist(), "network_kappa": roots_a.tolist(),
                                   "network_n_unstable": unstable, "max_relative_distance": dev}

@@ -208,6 +208,35 @@ def cmd_compare(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_fit(args: argparse.Namespace) -> int:
+    from ..data import fit_run
+
+    if args.rank == "auto":
+        rank: int | str = "auto"
+    else:
+        try:
+            rank = int(args.rank)
+        except ValueError:
+            raise ConfigError(f"--rank takes a positive integer or 'auto'. Got {args.rank!r}.") from None
+    try:
+        ranks = [int(k) for k in args.ranks.split(",") if k.strip()]
+    except ValueError:
+        raise ConfigError(f"--ranks takes comma-separated integers, e.g. 1,2,3. Got {args.ranks!r}.") from None
+    out = Path(args.out) if args.out else Path("runs") / f"fit-{Path(args.data).stem}"
+    print(f"fitting {args.data} -> {out}", file=sys.stderr)
+    summary = fit_run(args.data, out, rank=rank, ranks=ranks, hidden_size=args.hidden_size, mapping=args.mapping,
+                      steps=args.steps, batch_size=args.batch_size, learning_rate=args.lr,
+                      test_fraction=args.test_fraction, stratify=args.stratify, tolerance=args.tolerance,
+                      tau=args.tau, bin_ms=args.bin_ms, seed=args.seed,
+                      progress=False if args.no_progress else None)
+    print(f"{summary['n_trials']} trials x {summary['n_neurons']} neurons, {summary['n_inputs']} inputs, dt {summary['dt']:g} ms")
+    print("rank  R2 train  R2 test  SVD R2 test")
+    for k, a, b, c in zip(summary["ranks"], summary["r2_train"], summary["r2_test"], summary["svd_r2_test"]):
+        print(f"{k:>4}  {a:8.4f}  {b:7.4f}  {c:11.4f}" + ("  <- chosen" if k == summary["chosen_rank"] else ""))
+    print(f"fit folder: {out}  (summary.json, config.yaml, checkpoint.safetensors, rank_K/, figures/)")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="rnnscope", description="Train recurrent networks on cognitive tasks and open the black box.")
     p.add_argument("--version", action="version", version=_version())
@@ -262,6 +291,26 @@ def build_parser() -> argparse.ArgumentParser:
     cp.add_argument("--seed", type=int, default=0)
     cp.add_argument("--out", help="folder for compare.json (default: the current folder)")
     cp.set_defaults(func=cmd_compare)
+
+    ft = sub.add_parser("fit", help="fit low-rank networks to recorded activity (.npz or .nwb), choosing the rank")
+    ft.add_argument("data", help="data file: .npz (rnnscope NeuralData) or .nwb (with --bin-ms)")
+    ft.add_argument("--rank", default="auto", help="rank K, or 'auto' to choose among --ranks (default)")
+    ft.add_argument("--ranks", default="1,2,3,4,5", help="ranks tried by --rank auto (default 1,2,3,4,5)")
+    ft.add_argument("--hidden-size", type=int, help="units (default: the number of neurons)")
+    ft.add_argument("--mapping", choices=["linear", "identity"], default="linear",
+                    help="units to neurons: a learned linear readout, or one unit per neuron")
+    ft.add_argument("--steps", type=int, default=500, help="training steps per rank")
+    ft.add_argument("--batch-size", type=int, default=64)
+    ft.add_argument("--lr", type=float, default=1e-2, help="learning rate (drops to 2e-3 for the last 40%% of steps)")
+    ft.add_argument("--tau", type=float, default=100.0, help="time constant in ms")
+    ft.add_argument("--test-fraction", type=float, default=0.2, help="held-out trials")
+    ft.add_argument("--stratify", help="condition whose values are split evenly between train and test")
+    ft.add_argument("--tolerance", type=float, default=0.005, help="held-out R2 a larger rank must gain")
+    ft.add_argument("--bin-ms", type=float, help="bin width for .nwb files")
+    ft.add_argument("--seed", type=int, default=0)
+    ft.add_argument("--out", help="fit folder (default: runs/fit-DATA)")
+    ft.add_argument("--no-progress", action="store_true")
+    ft.set_defaults(func=cmd_fit)
 
     d = sub.add_parser("demo", help="train a small network on the 3-bit flip-flop (the README's first command)")
     d.add_argument("--out", help="run folder (default: runs/demo)")

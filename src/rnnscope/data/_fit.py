@@ -1,0 +1,489 @@
+"""Fitting rate networks to recorded activity (Valente, Pillow & Ostojic 2022).
+
+A :class:`DataTask` turns the training trials of a :class:`NeuralData` into the task the one
+:class:`~rnnscope.training.Trainer` optimises: inputs are the recorded stimuli, targets the recorded
+activity, the mask the valid bins. The network's readout is the map from its units to the neurons:
+
+- ``mapping="linear"``: a learned linear readout of the rates (or states) to the neurons, for any
+  number of units;
+- ``mapping="identity"``: every unit is a recorded neuron (``hidden_size = n_neurons``), the readout
+  is the identity and frozen, so ``phi(x)`` (or ``x``) itself is compared with the data, as Valente
+  et al. fit low-rank networks (LINT).
+
+So the fitted network is a normal :class:`~rnnscope.models.RateRNN`, and every analysis (fixed
+points, latent flow fields, Lyapunov spectra) applies to it. :func:`select_rank` fits ranks
+1, 2, ... and picks the smallest rank whose held-out variance explained is within a tolerance of the
+best one.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, ClassVar
+
+import torch
+
+from .._validation import check_bool, check_choice, check_float, check_int
+from ..errors import ConfigError, ShapeError
+from ..models import RateRNN
+from ..tasks._base import AbstractTask, TrialBatch
+from ..training import Trainer, TrainingConfig, TrainingResult
+from ._neural_data import NeuralData
+
+__all__ = ["DataTask", "DataFit", "RankSelection", "fit_rnn", "select_rank", "choose_rank", "default_fit_training", "variance_explained",
+           "svd_variance_explained", "Normalisation"]
+
+
+# ---------------------------------------------------------------------------------------------- scores
+def variance_explained(prediction: torch.Tensor, target: torch.Tensor, lengths: torch.Tensor | None = None) -> float:
+    """R^2 = 1 - SS_res / SS_tot over the valid bins, pooled over neurons.
+
+    ``SS_tot`` is taken around each neuron's own mean over the valid bins of these trials, so a
+    constant prediction per neuron scores 0 (and a worse one less).
+
+    Shape:
+        - prediction, target: (trials, time, neurons); lengths: (trials,)
+    """
+    if prediction.shape != target.shape or target.ndim != 3:
+        raise ShapeError(f"variance_explained needs prediction and target of the same shape (trials, time, neurons). "
+                         f"Got {tuple(prediction.shape)} and {tuple(target.shape)} instead.")
+    p, y = prediction.detach().double(), target.detach().double()
+    B, T, _ = y.shape
+    valid = torch.ones(B, T, dtype=torch.bool) if lengths is None else torch.arange(T) < lengths.cpu()[:, None]
+    w = valid[..., None].to(y.dtype).to(y.device)
+    mean = (y * w).sum(dim=(0, 1)) / w.sum(dim=(0, 1)).clamp_min(1)
+    ss_tot = float((((y - mean) ** 2) * w).sum())
+    ss_res = float((((y - p) ** 2) * w).sum())
+    if ss_tot == 0:
+        return 1.0 if ss_res == 0 else float("-inf")
+    return 1.0 - ss_res / ss_tot
+
+
+def _trial_residuals(prediction: torch.Tensor, target: torch.Tensor, lengths: torch.Tensor) -> tuple[torch.Tensor, float]:
+    """Per-trial sum of squared residuals over valid bins (trials,), and the pooled SS_tot."""
+    p, y = prediction.detach().double(), target.detach().double()
+    w = (torch.arange(y.shape[1]) < lengths[:, None])[..., None].to(y.dtype)
+    mean = (y * w).sum(dim=(0, 1)) / w.sum(dim=(0, 1)).clamp_min(1)
+    return (((y - p) ** 2) * w).sum(dim=(1, 2)), float((((y - mean) ** 2) * w).sum())
+
+
+def svd_variance_explained(train: torch.Tensor, test: torch.Tensor, rank: int,
+                           train_lengths: torch.Tensor | None = None, test_lengths: torch.Tensor | None = None) -> float:
+    """Held-out R^2 of the truncated-SVD baseline: project ``test`` activity on the top ``rank`` principal
+    axes of ``train`` (neurons centred with the training mean) and reconstruct.
+
+    This is the linear, input-free comparison of Valente et al. (2022): how much of the variance a
+    ``rank``-dimensional subspace holds, without any dynamics.
+
+    Shape:
+        - train: (trials, time, neurons); test: (trials', time, neurons)
+    """
+    N = train.shape[-1]
+    rank = check_int("svd_variance_explained", "rank", rank, low=1, high=N)
+    X = train.double().reshape(-1, N)
+    if train_lengths is not None:
+        X = train.double()[torch.arange(train.shape[1]) < train_lengths[:, None]]
+    mean = X.mean(dim=0)
+    _, _, Vh = torch.linalg.svd(X - mean, full_matrices=False)
+    V = Vh[:rank].T
+    Y = test.double()
+    recon = (Y - mean) @ V @ V.T + mean
+    return variance_explained(recon, Y, test_lengths)
+
+
+# ---------------------------------------------------------------------------------------------- the task
+@dataclass(frozen=True)
+class Normalisation:
+    """Per-neuron affine normalisation of the activity: ``(activity - mean) / std``.
+
+    Shape: mean, std: (neurons,).
+    """
+
+    mean: torch.Tensor
+    std: torch.Tensor
+
+    @classmethod
+    def identity(cls, n: int) -> Normalisation:
+        return cls(mean=torch.zeros(n, dtype=torch.float64), std=torch.ones(n, dtype=torch.float64))
+
+    @classmethod
+    def zscore(cls, data: NeuralData) -> Normalisation:
+        """Mean and std of each neuron over the valid bins of ``data`` (std floored at 1e-8 of the largest)."""
+        x = data.activity.double()[data.valid_mask()]
+        std = x.std(dim=0)
+        return cls(mean=x.mean(dim=0), std=std.clamp_min(1e-8 * max(float(std.max()), 1e-300)))
+
+    def apply(self, activity: torch.Tensor) -> torch.Tensor:
+        return (activity - self.mean.to(activity)) / self.std.to(activity)
+
+    def invert(self, activity: torch.Tensor) -> torch.Tensor:
+        return activity * self.std.to(activity) + self.mean.to(activity)
+
+    def to_dict(self) -> dict[str, list[float]]:
+        return {"mean": self.mean.tolist(), "std": self.std.tolist()}
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> Normalisation:
+        return cls(mean=torch.tensor(d["mean"], dtype=torch.float64), std=torch.tensor(d["std"], dtype=torch.float64))
+
+
+class DataTask(AbstractTask):
+    """The trials of a :class:`NeuralData` as a task for the :class:`~rnnscope.training.Trainer`.
+
+    ``sample(batch_size, seed=...)`` draws ``min(batch_size, n_trials)`` distinct trials at random:
+    inputs are the recorded inputs, targets the (normalised) activity, the mask the valid bins of
+    every neuron. ``evaluate`` reports the variance explained (``"r2"``; ``"performance"`` is it
+    clipped to [0, 1]).
+
+    Args:
+        data: the trials to fit (usually the training split).
+        normalisation: applied to the activity to make the targets; None leaves it as recorded.
+
+    Shape:
+        - batch inputs: (batch, time, n_inputs); targets, mask: (batch, time, n_neurons)
+    """
+
+    name: ClassVar[str] = "data"
+    summary: ClassVar[str] = "reproduce recorded activity from the recorded inputs"
+    default_loss: ClassVar[str] = "mse"
+    default_criterion: ClassVar[float] = 1.0
+
+    def __init__(self, data: NeuralData, normalisation: Normalisation | None = None) -> None:
+        if not isinstance(data, NeuralData):
+            raise ConfigError(f"The 'data' parameter of DataTask must be a NeuralData. Got {type(data).__name__} instead.")
+        self.data = data
+        self.normalisation = normalisation or Normalisation.identity(data.n_neurons)
+        self.dt = data.dt
+        self._targets = self.normalisation.apply(data.activity.double()).float()
+        self._targets = torch.where(data.valid_mask()[..., None], self._targets, 0.0)
+        self._inputs = data.inputs.float()
+        self._mask = data.valid_mask()[..., None].expand(-1, -1, data.n_neurons).float()
+
+    @property
+    def input_names(self) -> tuple[str, ...]:
+        return self.data.input_names or tuple(f"input{j}" for j in range(self.data.n_inputs))
+
+    @property
+    def output_names(self) -> tuple[str, ...]:
+        return self.data.neuron_names or tuple(f"neuron{j}" for j in range(self.data.n_neurons))
+
+    def params(self) -> dict[str, Any]:
+        return {"n_trials": self.data.n_trials, "n_time": self.data.n_time, "n_neurons": self.data.n_neurons,
+                "dt": self.dt}
+
+    def batch(self, trials: torch.Tensor | None = None) -> TrialBatch:
+        """The given trials (default: all, in order) as a :class:`TrialBatch`."""
+        idx = torch.arange(self.data.n_trials) if trials is None else torch.as_tensor(trials).long()
+        lengths = self.data.lengths[idx]
+        return TrialBatch(
+            inputs=self._inputs[idx], targets=self._targets[idx], mask=self._mask[idx],
+            conditions={k: v[idx] for k, v in self.data.conditions.items()},
+            periods={"trial": torch.stack([torch.zeros_like(lengths), lengths], dim=1)},
+            lengths=lengths, dt=self.dt,
+        )
+
+    def _sample(self, batch_size: int, generator: torch.Generator) -> TrialBatch:
+        n = self.data.n_trials
+        idx = torch.randperm(n, generator=generator)[: min(batch_size, n)]
+        return self.batch(idx)
+
+    def evaluate(self, outputs: torch.Tensor, batch: TrialBatch) -> dict[str, float]:
+        outputs = self._check_outputs(outputs, batch)
+        r2 = variance_explained(outputs, batch.targets, batch.lengths)
+        return {"performance": min(1.0, max(0.0, r2)) if math.isfinite(r2) else 0.0, "r2": r2}
+
+
+# ---------------------------------------------------------------------------------------------- fits
+@dataclass
+class DataFit:
+    """A network fitted to recorded activity.
+
+    Attributes:
+        model: the fitted :class:`~rnnscope.models.RateRNN` (its readout maps units to neurons).
+        rank: its connectivity rank (None for full rank).
+        mapping: ``"linear"`` or ``"identity"`` (every unit a neuron).
+        normalisation: the per-neuron normalisation of the targets (predictions are mapped back).
+        r2_train, r2_test: variance explained (of the normalised activity) on the training and the
+            held-out trials (None without held-out trials).
+        training: what the trainer returned.
+    """
+
+    model: RateRNN
+    rank: int | None
+    mapping: str
+    normalisation: Normalisation
+    r2_train: float
+    r2_test: float | None
+    training: TrainingResult | None = None
+
+    def predict(self, data: NeuralData) -> torch.Tensor:
+        """The network's prediction of ``data``'s activity from its inputs, in the data's units
+        (noise off; padding bins 0).
+
+        Shape: returns (trials, time, neurons).
+        """
+        from ..dynamics import simulate
+
+        if data.n_inputs != self.model.input_size:
+            raise ShapeError(f"The data has {data.n_inputs} inputs; the fitted network takes {self.model.input_size}.")
+        if data.n_neurons != self.model.output_size:
+            raise ShapeError(f"The data has {data.n_neurons} neurons; the fitted network predicts {self.model.output_size}.")
+        if not math.isclose(data.dt, self.model.dt):
+            raise ConfigError(f"The data's bins are {data.dt:g} ms; the fitted network steps {self.model.dt:g} ms.")
+        dtype = next(self.model.parameters()).dtype
+        with torch.no_grad():
+            out = simulate(self.model, data.inputs.to(dtype), noise=False).outputs
+        pred = self.normalisation.invert(out.double())
+        return torch.where(data.valid_mask()[..., None], pred, 0.0)
+
+    def score(self, data: NeuralData) -> float:
+        """Variance explained of ``data`` (normalised like the targets), as ``r2_train``/``r2_test``."""
+        pred = self.normalisation.apply(self.predict(data))
+        return variance_explained(pred, self.normalisation.apply(data.activity.double()), data.lengths)
+
+
+def _build_model(data: NeuralData, *, rank, hidden_size, mapping, readout, tau, nonlinearity, noise_std,
+                 learn_initial_state, seed) -> RateRNN:
+    model = RateRNN(data.n_inputs, hidden_size, data.n_neurons, rank=rank, tau=tau, dt=data.dt,
+                    nonlinearity=nonlinearity, readout=readout, noise_std=noise_std,
+                    learn_initial_state=learn_initial_state, seed=seed)
+    if mapping == "identity":
+        with torch.no_grad():
+            model.output_weight.copy_(torch.eye(hidden_size))
+            model.output_bias.zero_()
+        model.freeze("output")
+    return model
+
+
+_DEFAULT_TRAINING = dict(steps=500, batch_size=64, learning_rate=1e-2, eval_every=50, eval_batch_size=256,
+                         stop_at_criterion=False, checkpoint_every=100, log_every=10)
+
+
+def default_fit_training(**changes: Any) -> TrainingConfig:
+    """The training settings :func:`fit_rnn` uses unless given others: Adam, lr 1e-2, batch 64,
+    500 steps, no early stop (R^2 on training trials is evaluated every 50 steps)."""
+    return TrainingConfig(**{**_DEFAULT_TRAINING, **changes})
+
+
+def fit_rnn(
+    data: NeuralData,
+    *,
+    rank: int | None = None,
+    hidden_size: int | None = None,
+    mapping: str = "linear",
+    readout: str = "rates",
+    zscore: bool | None = None,
+    test_data: NeuralData | None = None,
+    tau: float = 100.0,
+    nonlinearity: str = "tanh",
+    noise_std: float = 0.0,
+    learn_initial_state: bool = True,
+    training: TrainingConfig | None = None,
+    final_learning_rate: float | None = 2e-3,
+    decay_at: float = 0.6,
+    seed: int = 0,
+    run_dir: str | Path | None = None,
+    progress: bool | None = None,
+) -> DataFit:
+    """Fit a rate network so that its activity reproduces ``data`` given the same inputs.
+
+    The loss is the masked MSE between the network's readout and the (normalised) activity, through
+    the one :class:`~rnnscope.training.Trainer` (BPTT, checkpoints and ``metrics.jsonl`` in
+    ``run_dir``; its evaluations score training trials).
+
+    Args:
+        data: the training trials.
+        rank: connectivity rank K, or None for full rank.
+        hidden_size: number of units; default ``n_neurons`` (required for ``mapping="identity"``).
+        mapping: ``"linear"`` (a learned readout from units to neurons) or ``"identity"`` (unit i
+            is neuron i; the readout is frozen to the identity).
+        readout: compare ``"rates"`` (``phi(x)``) or ``"states"`` (``x``) with the neurons.
+        zscore: normalise each neuron to zero mean and unit variance before fitting (each neuron
+            weighs the same); default True for the linear mapping, False for the identity (whose
+            rates are bounded by the nonlinearity).
+        test_data: held-out trials scored as ``r2_test``.
+        tau, nonlinearity, noise_std, learn_initial_state: RateRNN settings (``dt`` is the bin width).
+        training: a :class:`~rnnscope.training.TrainingConfig`; default :func:`default_fit_training`.
+        final_learning_rate: the learning rate of the last ``1 - decay_at`` of the steps (the
+            first part uses ``training.learning_rate``); None keeps one rate throughout. A resumed
+            run does not know about the drop.
+        decay_at: fraction of ``training.steps`` after which the rate drops.
+        seed: seed of the initial weights (the batches follow ``training.seed``).
+        run_dir: folder for the trainer's checkpoint and metrics, or None.
+
+    Returns:
+        A :class:`DataFit`.
+    """
+    own = "fit_rnn"
+    if not isinstance(data, NeuralData):
+        raise ConfigError(f"The 'data' parameter of {own} must be a NeuralData. Got {type(data).__name__} instead.")
+    mapping = check_choice(own, "mapping", mapping, ("linear", "identity"))
+    readout = check_choice(own, "readout", readout, ("rates", "states"))
+    if hidden_size is None:
+        hidden_size = data.n_neurons
+    hidden_size = check_int(own, "hidden_size", hidden_size, low=1)
+    if mapping == "identity" and hidden_size != data.n_neurons:
+        raise ConfigError(f"The 'hidden_size' parameter of {own} must equal the number of neurons ({data.n_neurons}) "
+                          f"with mapping='identity' (every unit is a recorded neuron). Got {hidden_size} instead.")
+    if rank is not None:
+        rank = check_int(own, "rank", rank, low=1, high=hidden_size)
+    zscore = (mapping == "linear") if zscore is None else check_bool(own, "zscore", zscore)
+    tau = check_float(own, "tau", tau, low=0, low_inclusive=False)
+    if data.dt > tau:
+        raise ConfigError(f"The data's bins ({data.dt:g} ms) are longer than tau ({tau:g} ms); Euler steps of one bin "
+                          f"would be unstable. Give a larger 'tau' or re-bin the data finer.")
+    if test_data is not None:
+        if not isinstance(test_data, NeuralData):
+            raise ConfigError(f"The 'test_data' parameter of {own} must be a NeuralData or None. "
+                              f"Got {type(test_data).__name__} instead.")
+        if (test_data.n_neurons, test_data.n_inputs) != (data.n_neurons, data.n_inputs) or not math.isclose(test_data.dt, data.dt):
+            raise ShapeError(f"The 'test_data' of {own} must have the neurons, inputs and bins of 'data' "
+                             f"({data.n_neurons} neurons, {data.n_inputs} inputs, {data.dt:g} ms). Got {test_data!r}.")
+    if final_learning_rate is not None:
+        final_learning_rate = check_float(own, "final_learning_rate", final_learning_rate, low=0, low_inclusive=False)
+    decay_at = check_float(own, "decay_at", decay_at, low=0, high=1)
+    training = training or default_fit_training()
+    if not isinstance(training, TrainingConfig):
+        raise ConfigError(f"The 'training' parameter of {own} must be a TrainingConfig. Got {type(training).__name__}.")
+    norm = Normalisation.zscore(data) if zscore else Normalisation.identity(data.n_neurons)
+    model = _build_model(data, rank=rank, hidden_size=hidden_size, mapping=mapping, readout=readout, tau=tau,
+                         nonlinearity=nonlinearity, noise_std=noise_std, learn_initial_state=learn_initial_state,
+                         seed=seed)
+    task = DataTask(data, norm)
+    meta = {"fit": {"rank": rank, "mapping": mapping, "normalisation": norm.to_dict(), "model_config": model.config()}}
+    trainer = Trainer(model, task, training, run_dir=run_dir, progress=progress, checkpoint_metadata=meta)
+    if final_learning_rate is None or training.steps == 0:
+        result = trainer.fit()
+    else:  # one trainer, two phases: the optimiser's step size drops for the last steps
+        first = int(round(decay_at * training.steps))
+        trainer.fit(first)
+        for group in trainer.optimizer.param_groups:
+            group["lr"] = final_learning_rate
+        result = trainer.fit()
+    fit = DataFit(model=model.cpu(), rank=rank, mapping=mapping, normalisation=norm, r2_train=float("nan"),
+                  r2_test=None, training=result)
+    fit.r2_train = fit.score(data)
+    if test_data is not None:
+        fit.r2_test = fit.score(test_data)
+    return fit
+
+
+@dataclass
+class RankSelection:
+    """What :func:`select_rank` returns.
+
+    Attributes:
+        ranks: the ranks fitted, increasing.
+        r2_train, r2_test: variance explained on the training and held-out trials, one per rank.
+        svd_r2_test: held-out R^2 of the truncated-SVD baseline of the same rank (no dynamics).
+        r2_test_se: standard error of each rank's held-out R^2 difference from the best rank (paired
+            over held-out trials; 0 for the best).
+        chosen_rank: the smallest rank whose held-out R^2 is within ``tolerance`` (plus one standard
+            error if ``standard_error``) of the best.
+        tolerance: that tolerance (absolute R^2).
+        standard_error: whether the standard error was added to the tolerance.
+        fits: the :class:`DataFit` of each rank.
+    """
+
+    ranks: list[int]
+    r2_train: list[float]
+    r2_test: list[float]
+    svd_r2_test: list[float]
+    r2_test_se: list[float]
+    chosen_rank: int
+    tolerance: float
+    standard_error: bool
+    fits: dict[int, DataFit] = field(default_factory=dict, repr=False)
+
+    @property
+    def best(self) -> DataFit:
+        """The fit of the chosen rank."""
+        return self.fits[self.chosen_rank]
+
+    def table(self) -> str:
+        lines = [f"{'rank':>4}  {'R2 train':>8}  {'R2 test':>8}  {'SE vs best':>10}  {'SVD R2 test':>11}"]
+        for k, a, b, e, c in zip(self.ranks, self.r2_train, self.r2_test, self.r2_test_se, self.svd_r2_test):
+            mark = "  <- chosen" if k == self.chosen_rank else ""
+            lines.append(f"{k:>4}  {a:>8.4f}  {b:>8.4f}  {e:>10.4f}  {c:>11.4f}{mark}")
+        return "\n".join(lines)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"ranks": list(self.ranks), "r2_train": list(self.r2_train), "r2_test": list(self.r2_test),
+                "svd_r2_test": list(self.svd_r2_test), "r2_test_se": list(self.r2_test_se),
+                "chosen_rank": self.chosen_rank, "tolerance": self.tolerance, "standard_error": self.standard_error}
+
+
+def choose_rank(ranks: Sequence[int], r2_test: Sequence[float], tolerance: float,
+                standard_errors: Sequence[float] | None = None) -> int:
+    """The smallest rank whose held-out R^2 is at least ``max(r2_test) - tolerance - se``, ``se`` its
+    standard error against the best rank (0 if not given)."""
+    best = max(r2_test)
+    se = standard_errors or [0.0] * len(ranks)
+    return min(k for k, r, e in zip(ranks, r2_test, se) if r >= best - tolerance - e)
+
+
+def select_rank(
+    data: NeuralData,
+    ranks: Sequence[int] = (1, 2, 3, 4, 5),
+    *,
+    test_fraction: float = 0.2,
+    stratify: str | None = None,
+    tolerance: float = 0.005,
+    standard_error: bool = False,
+    split_seed: int = 0,
+    run_dir: str | Path | None = None,
+    **fit_kwargs: Any,
+) -> RankSelection:
+    """Fit a low-rank network of each rank and choose the rank from held-out variance explained.
+
+    The trials are split once (``data.split(test_fraction, seed=split_seed, stratify=stratify)``);
+    each rank is fitted on the training trials with :func:`fit_rnn` and scored on the held-out ones.
+    The chosen rank is the smallest whose held-out R^2 is within ``tolerance`` (absolute) of the
+    best rank's: more rank must buy more than ``tolerance`` of held-out variance. With
+    ``standard_error=True`` the margin also grows by the standard error of the difference (paired
+    over held-out trials; the "one-standard-error rule").
+
+    Args:
+        data: all trials.
+        ranks: the ranks to try (distinct positive integers).
+        test_fraction, stratify, split_seed: the held-out split.
+        tolerance: absolute R^2 a larger rank must gain to be preferred.
+        standard_error: add each rank's standard error to the tolerance.
+        run_dir: if given, rank K trains in ``run_dir/rank_K``.
+        **fit_kwargs: passed to :func:`fit_rnn` (hidden_size, mapping, training, seed, ...).
+
+    Returns:
+        A :class:`RankSelection`.
+    """
+    own = "select_rank"
+    if isinstance(ranks, int) or not isinstance(ranks, Sequence) or len(ranks) == 0:
+        raise ConfigError(f"The 'ranks' parameter of {own} must be a non-empty sequence of ranks. Got {ranks!r} instead.")
+    ranks = sorted({check_int(own, "ranks", k, low=1) for k in ranks})
+    tolerance = check_float(own, "tolerance", tolerance, low=0)
+    if "rank" in fit_kwargs or "test_data" in fit_kwargs:
+        raise ConfigError(f"{own} sets 'rank' and 'test_data' itself; give 'ranks' and 'test_fraction' instead.")
+    train, test = data.split(test_fraction, seed=split_seed, stratify=stratify)
+    fits: dict[int, DataFit] = {}
+    for k in ranks:
+        sub = None if run_dir is None else Path(run_dir) / f"rank_{k}"
+        fits[k] = fit_rnn(train, rank=k, test_data=test, run_dir=sub, **fit_kwargs)
+    r2_test = [float(fits[k].r2_test) for k in ranks]
+    norm = fits[ranks[0]].normalisation  # the same for every rank: it depends on the training trials only
+    target = norm.apply(test.activity.double())
+    residuals = []
+    for k in ranks:
+        res, ss_tot = _trial_residuals(norm.apply(fits[k].predict(test)), target, test.lengths)
+        residuals.append(res)
+    best = max(range(len(ranks)), key=lambda i: r2_test[i])
+    n = test.n_trials
+    se = [float((residuals[i] - residuals[best]).std() * math.sqrt(n) / ss_tot) if n > 1 and i != best else 0.0
+          for i in range(len(ranks))]
+    svd = [svd_variance_explained(norm.apply(train.activity.double()), norm.apply(test.activity.double()),
+                                  min(k, data.n_neurons), train.lengths, test.lengths) for k in ranks]
+    return RankSelection(ranks=ranks, r2_train=[float(fits[k].r2_train) for k in ranks], r2_test=r2_test,
+                         svd_r2_test=svd, r2_test_se=se,
+                         chosen_rank=choose_rank(ranks, r2_test, tolerance, se if standard_error else None),
+                         tolerance=tolerance, standard_error=standard_error, fits=fits)

@@ -1,0 +1,189 @@
+"""Fit folders: ``rnnscope fit DATA`` writes one, :func:`load_fit` reads it back.
+
+A fit folder holds ``config.yaml`` (the data file and every setting), one ``rank_K/`` folder per
+rank tried (the trainer's ``checkpoint.safetensors`` and ``metrics.jsonl``), a copy of the chosen
+rank's checkpoint and metrics at the top, ``summary.json`` (R^2 per rank, the chosen rank) and
+``figures/`` (R^2 vs rank; predicted vs recorded condition-averaged activity).
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import torch
+import yaml
+
+from .._validation import check_float, check_int
+from ..errors import CheckpointError, ConfigError
+from ..models import RateRNN
+from ..training import load_checkpoint
+from ..training._checkpoint import atomic_write_text
+from ._fit import DataFit, Normalisation, default_fit_training, select_rank
+from ._neural_data import NeuralData
+
+__all__ = ["fit_run", "load_fit", "read_data"]
+
+CONFIG_NAME = "config.yaml"
+SUMMARY_NAME = "summary.json"
+
+
+def read_data(path: str | Path, *, bin_ms: float | None = None) -> NeuralData:
+    """A data file as :class:`NeuralData`: ``.npz`` (:meth:`NeuralData.save`) or ``.nwb`` (needs ``bin_ms``)."""
+    path = Path(path)
+    if path.suffix == ".nwb":
+        if bin_ms is None:
+            raise ConfigError(f"Reading the NWB file {path} needs a bin width: give --bin-ms (e.g. 20).")
+        return NeuralData.from_nwb(path, bin_ms=bin_ms)
+    if path.suffix == ".npz":
+        return NeuralData.load(path)
+    raise ConfigError(f"The data file {path} must be a .npz (rnnscope NeuralData) or a .nwb file.")
+
+
+def fit_run(
+    data: str | Path | NeuralData,
+    out: str | Path,
+    *,
+    rank: int | str = "auto",
+    ranks: Sequence[int] = (1, 2, 3, 4, 5),
+    hidden_size: int | None = None,
+    mapping: str = "linear",
+    steps: int = 500,
+    batch_size: int = 64,
+    learning_rate: float = 1e-2,
+    test_fraction: float = 0.2,
+    stratify: str | None = None,
+    tolerance: float = 0.005,
+    tau: float = 100.0,
+    bin_ms: float | None = None,
+    seed: int = 0,
+    progress: bool | None = None,
+) -> dict[str, Any]:
+    """Fit low-rank networks to a data set and write a fit folder; returns the summary.
+
+    ``rank="auto"`` fits every rank of ``ranks`` and chooses one (:func:`select_rank`); an integer
+    fits that rank alone (still scored on held-out trials). The other settings are those of
+    :func:`~rnnscope.data.fit_rnn` and :func:`~rnnscope.data.select_rank`.
+    """
+    own = "fit_run"
+    out = Path(out)
+    if (out / CONFIG_NAME).exists():
+        raise ConfigError(f"{out} already holds a fit; choose another --out.")
+    source = str(data) if not isinstance(data, NeuralData) else "<NeuralData>"
+    if not isinstance(data, NeuralData):
+        data = read_data(data, bin_ms=bin_ms)
+    if rank == "auto":
+        rank_list = list(ranks)
+    else:
+        rank_list = [check_int(own, "rank", rank, low=1)]
+    steps = check_int(own, "steps", steps, low=1)
+    learning_rate = check_float(own, "learning_rate", learning_rate, low=0, low_inclusive=False)
+    config = {"data": source, "rank": rank, "ranks": rank_list, "hidden_size": hidden_size or data.n_neurons,
+              "mapping": mapping, "steps": steps, "batch_size": batch_size, "learning_rate": learning_rate,
+              "test_fraction": test_fraction, "stratify": stratify, "tolerance": tolerance, "tau": tau,
+              "bin_ms": bin_ms, "seed": seed}
+    training = default_fit_training(steps=steps, batch_size=batch_size, learning_rate=learning_rate, seed=seed)
+    sel = select_rank(data, rank_list, test_fraction=test_fraction, stratify=stratify, tolerance=tolerance,
+                      split_seed=seed, run_dir=out, hidden_size=hidden_size, mapping=mapping, tau=tau,
+                      training=training, seed=seed, progress=progress)
+    atomic_write_text(out / CONFIG_NAME, yaml.safe_dump(config, sort_keys=False))
+    chosen = out / f"rank_{sel.chosen_rank}"
+    for name in ("checkpoint.safetensors", "metrics.jsonl"):
+        shutil.copyfile(chosen / name, out / name)
+    summary = {**sel.to_dict(), "n_trials": data.n_trials, "n_neurons": data.n_neurons, "n_inputs": data.n_inputs,
+               "dt": data.dt, "mapping": mapping, "wall_time_s": round(sum(f.training.wall_time for f in sel.fits.values()), 2),
+               "library_version": _version()}
+    _figures(sel, data, out, test_fraction, stratify, seed)
+    atomic_write_text(out / SUMMARY_NAME, json.dumps(summary, indent=2))
+    return summary
+
+
+def _figures(sel, data: NeuralData, out: Path, test_fraction: float, stratify: str | None, seed: int) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    figdir = out / "figures"
+    figdir.mkdir(parents=True, exist_ok=True)
+    fig, ax = plt.subplots(figsize=(4.2, 3.2))
+    ax.plot(sel.ranks, sel.r2_test, "o-", label="fitted network (held out)")
+    ax.plot(sel.ranks, sel.r2_train, "o--", alpha=0.6, label="fitted network (train)")
+    ax.plot(sel.ranks, sel.svd_r2_test, "s:", label="truncated SVD (held out)")
+    ax.axvline(sel.chosen_rank, color="0.6", lw=0.8)
+    ax.set(xlabel="rank", ylabel="variance explained $R^2$", xticks=sel.ranks, ylim=(min(0, *sel.svd_r2_test), 1.02))
+    ax.legend(fontsize=7, loc="lower right")
+    fig.tight_layout()
+    fig.savefig(figdir / "r2_vs_rank.png", dpi=100)
+    plt.close(fig)
+    _, test = data.split(test_fraction, seed=seed, stratify=stratify)
+    fig = plot_predicted_vs_recorded(sel.best, test)
+    fig.savefig(figdir / "predicted_vs_recorded.png", dpi=100)
+    plt.close(fig)
+
+
+def plot_predicted_vs_recorded(fit: DataFit, data: NeuralData, *, keys: Sequence[str] | None = None,
+                               n_neurons: int = 4, max_conditions: int = 4):
+    """Condition-averaged recorded (solid) and predicted (dashed) activity of a few neurons."""
+    import matplotlib.pyplot as plt
+
+    pred = fit.predict(data)
+    if keys is None:
+        keys = [k for k, v in data.conditions.items() if v.ndim == 1 and len(torch.unique(v)) <= 8][:1]
+    rec_avg, table = data.condition_average(keys)
+    pred_data = data._replace(activity=pred)
+    pred_avg, _ = pred_data.condition_average(keys)
+    n_neurons = min(n_neurons, data.n_neurons)
+    var = rec_avg.double().var(dim=(0, 1))
+    neurons = torch.argsort(var, descending=True)[:n_neurons].tolist()
+    t = data.times.numpy() / 1000.0
+    fig, axes = plt.subplots(1, n_neurons, figsize=(2.6 * n_neurons, 2.4), sharex=True, squeeze=False)
+    colours = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+    n_cond = min(max_conditions, rec_avg.shape[0])
+    for ax, j in zip(axes[0], neurons):
+        for c in range(n_cond):
+            col = colours[c % len(colours)]
+            label = ", ".join(f"{k}={float(table[k][c]):g}" for k in keys) if keys else "all trials"
+            ax.plot(t, rec_avg[c, :, j].numpy(), color=col, lw=1.5, label=label)
+            ax.plot(t, pred_avg[c, :, j].numpy(), color=col, lw=1.2, ls="--")
+        name = data.neuron_names[j] if data.neuron_names else f"neuron {j}"
+        ax.set_title(name, fontsize=8)
+        ax.set_xlabel("time (s)", fontsize=8)
+        ax.tick_params(labelsize=7)
+    axes[0][0].legend(fontsize=6, loc="best")
+    axes[0][0].set_ylabel("activity (solid: recorded, dashed: fit)", fontsize=7)
+    fig.tight_layout()
+    return fig
+
+
+def load_fit(path: str | Path, rank: int | None = None) -> DataFit:
+    """The fitted network of a fit folder (the chosen rank, or ``rank``) as a :class:`DataFit`.
+
+    ``r2_train``/``r2_test`` come from ``summary.json``; ``training`` is None.
+    """
+    path = Path(path)
+    if not (path / SUMMARY_NAME).is_file():
+        raise CheckpointError(f"{path} is not a fit folder: it has no {SUMMARY_NAME} (written by rnnscope fit).")
+    summary = json.loads((path / SUMMARY_NAME).read_text())
+    k = summary["chosen_rank"] if rank is None else int(rank)
+    if k not in summary["ranks"]:
+        raise ConfigError(f"The fit in {path} tried ranks {summary['ranks']}; rank {k} is not among them.")
+    ckpt = load_checkpoint(path / f"rank_{k}" / "checkpoint.safetensors")
+    meta = ckpt.metadata.get("fit")
+    if not meta:
+        raise CheckpointError(f"The checkpoint of rank {k} in {path} lacks the fit metadata.")
+    cfg = dict(meta["model_config"])
+    model = RateRNN(cfg.pop("input_size"), cfg.pop("hidden_size"), cfg.pop("output_size"), **cfg)
+    model.load_state_dict(ckpt.model_state, strict=True)
+    i = summary["ranks"].index(k)
+    return DataFit(model=model, rank=k, mapping=meta["mapping"], normalisation=Normalisation.from_dict(meta["normalisation"]),
+                   r2_train=summary["r2_train"][i], r2_test=summary["r2_test"][i], training=None)
+
+
+def _version() -> str:
+    from .. import __version__
+
+    return __version__

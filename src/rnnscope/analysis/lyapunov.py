@@ -18,7 +18,6 @@ by a given input sequence.
 
 from __future__ import annotations
 
-import contextlib
 import copy
 import json
 import math
@@ -30,6 +29,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from .._threads import few_threads
 from .._validation import check_bool, check_choice, check_float, check_int
 from ..dynamics import euler_step
 from ..errors import CheckpointError, ConfigError, RnnscopeError, ShapeError
@@ -44,8 +44,6 @@ __all__ = [
 ]
 
 _FORMAT = "rnnscope-lyapunov-spectrum-1"
-#: below this many multiply-adds per step the loop runs on one thread (see _few_threads)
-_SMALL_WORK = 2**20
 #: number of blocks the measured run is split into (history checkpoints and the standard error)
 _N_BLOCKS = 20
 
@@ -366,25 +364,6 @@ class _Pair:
         return torch.log(r / self.d0).reshape(1)
 
 
-@contextlib.contextmanager
-def _few_threads(work_per_step: int):
-    """One intra-op thread for the duration of a loop of small steps, restored afterwards.
-
-    A step of a small network is a few matrix-vector products of microseconds each; splitting them
-    over threads gains nothing and costs a synchronisation per product, which on a busy machine
-    (another process holding the other core) turned 0.2 s runs into 20-40 s (N = 200, measured).
-    """
-    n = torch.get_num_threads()
-    if work_per_step >= _SMALL_WORK or n == 1:
-        yield
-        return
-    torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(n)
-
-
 def _orthonormalise(Q: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """``Q R = Q_in`` with ``diag(R) > 0``; returns the new Q and ``log |R_ii|``."""
     if Q.shape[1] == 1:
@@ -432,7 +411,7 @@ def _run(
     g = 0  # global step index: the input at step g is inputs[g % time]
     N = s.model.hidden_size
     try:
-        with torch.no_grad(), _few_threads(N * N * (k + 1)):
+        with torch.no_grad(), few_threads(N * N * (k + 1)):
             for _ in range(transient_steps):
                 system.advance_state(g)
                 g += 1

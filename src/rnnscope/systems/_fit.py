@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import math
 import time
 from dataclasses import dataclass, field
@@ -11,6 +10,7 @@ from typing import Any, ClassVar
 import numpy as np
 import torch
 
+from .._threads import few_threads
 from .._validation import check_float, check_int
 from ..errors import ConfigError
 from ..tasks._base import AbstractTask, TrialBatch
@@ -18,27 +18,6 @@ from ._systems import DynamicalSystem, SystemTrajectories
 
 __all__ = ["TrajectoryTask", "FittedSystem", "fit_dynamical_system", "normalised_mse"]
 
-#: below this many multiply-adds per recurrent step (batch x hidden_size^2) training runs on one thread
-_SMALL_WORK = 2**20
-
-
-@contextlib.contextmanager
-def _few_threads(work_per_step: int):
-    """One intra-op thread while training a small network, restored afterwards.
-
-    A 64-unit network on a batch of 32 does microsecond-sized products per step; splitting them over
-    two threads gains nothing, and on a busy 2-core machine the synchronisation made the same fit
-    10x slower (66 s instead of 7 s for van der Pol, measured).
-    """
-    n = torch.get_num_threads()
-    if work_per_step >= _SMALL_WORK or n == 1:
-        yield
-        return
-    torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(n)
 
 
 @dataclass(frozen=True, eq=False)
@@ -236,7 +215,7 @@ class FittedSystem:
         dtype = next(self.model.parameters()).dtype
         u = torch.zeros(x0.shape[0], P + T, x0.shape[1], dtype=dtype)
         u[:, :P] = torch.as_tensor(task.standardise(x0), dtype=dtype)[:, None]
-        with torch.no_grad(), _few_threads(x0.shape[0] * self.model.hidden_size**2):
+        with torch.no_grad(), few_threads(x0.shape[0] * self.model.hidden_size**2):
             out = simulate(self.model, u, noise=False).outputs[:, P - 1:]
         return task.unstandardise(out.to(torch.float64).numpy())
 
@@ -375,7 +354,7 @@ def fit_dynamical_system(
     from ..dynamics import simulate
 
     start = time.perf_counter()
-    with _few_threads(batch_size * model.hidden_size**2):
+    with few_threads(batch_size * model.hidden_size**2):
         result = Trainer(model, task, config, progress=progress).fit()
         wall = time.perf_counter() - start
         batch = task.batch_from(heldout)

@@ -13,6 +13,7 @@ from typing import Any
 
 import torch
 
+from .._threads import few_threads
 from ..dynamics import simulate
 from ..errors import ConfigError, TrainingDivergedError
 from ..models._base import AbstractRNN
@@ -183,7 +184,16 @@ class Trainer:
 
     # ------------------------------------------------------------------ the loop
     def fit(self, steps: int | None = None) -> TrainingResult:
-        """Train until ``steps`` (default ``config.steps``) or the criterion; returns the result."""
+        """Train until ``steps`` (default ``config.steps``) or the criterion; returns the result.
+
+        Small networks (batch x hidden_size^2 below 2^20 multiply-adds per step) train on one
+        intra-op thread: their products take microseconds, and splitting them over threads only adds
+        synchronisation (10x slower on a busy 2-core machine, measured).
+        """
+        with few_threads(self.config.batch_size * self.model.hidden_size**2):
+            return self._fit(steps)
+
+    def _fit(self, steps: int | None) -> TrainingResult:
         total_steps = self.config.steps if steps is None else int(steps)
         cfg = self.config
         # Denormal floats (< 1e-38) in gradients and optimiser moments made CPU training up to 25x

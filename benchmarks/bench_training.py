@@ -27,7 +27,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import resource
 import subprocess
 import sys
 import time
@@ -163,7 +162,7 @@ def training_speed(sizes: list[int], repeats: int) -> list[dict]:
 
 # ---------------------------------------------------------------------------------------------- 2
 _MEMORY_CHILD = """
-import resource, sys, torch
+import sys, torch
 sys.path.insert(0, {path!r})
 from bench_training import _iteration, Ours, NaiveCTRNN, TorchRNN, N_IN, N_OUT, B
 torch.set_num_threads({threads})
@@ -172,12 +171,16 @@ module = {{"rnnscope (fused)": lambda: Ours(n), "naive loop": lambda: NaiveCTRNN
 g = torch.Generator().manual_seed(1)
 u, target = torch.randn(B, T, N_IN, generator=g), torch.randn(B, T, N_OUT, generator=g)
 step = _iteration(module, u, target)
-def rss_kib():
-    with open("/proc/self/statm") as fh:
-        return int(fh.read().split()[1]) * resource.getpagesize() // 1024
-before = rss_kib()  # resident now (large blocks are mmapped, see below, so freed memory leaves RSS)
+def status_kib(key):
+    with open("/proc/self/status") as fh:
+        return next(int(line.split()[1]) for line in fh if line.startswith(key + ":"))
+before = status_kib("VmRSS")  # resident now (large blocks are mmapped, see below, so freed memory leaves RSS)
+with open("/proc/self/clear_refs", "w") as fh:  # reset this process's peak (VmHWM) to its RSS now
+    fh.write("5")
 step()
-print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before)
+# VmHWM, not ru_maxrss: Linux carries ru_maxrss over fork + exec, so it reported the benchmark's own
+# (parent) resident size whenever that was larger than the child's peak
+print(status_kib("VmHWM") - before)
 """
 
 
@@ -191,7 +194,7 @@ def training_memory(n: int, t: int, threads: int) -> dict[str, float]:
         # live memory rather than of the heap's high-water mark from imports
         env = {**os.environ, "MALLOC_MMAP_THRESHOLD_": "131072"}
         res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, env=env)
-        out[which] = int(res.stdout.strip().splitlines()[-1]) / 1024  # MiB (ru_maxrss is in KiB on Linux)
+        out[which] = int(res.stdout.strip().splitlines()[-1]) / 1024  # MiB
     return out
 
 

@@ -115,6 +115,24 @@ def _phi_batched(name: str, x: torch.Tensor, out: torch.Tensor) -> torch.Tensor:
     return FUSED_NONLINEARITIES[name][0](x, out)
 
 
+def _thin(X: torch.Tensor, W_T: torch.Tensor) -> torch.Tensor:
+    """X @ W for (M, N) by (N, K) with few columns K (low-rank projections), given W_T = W^T
+    contiguous: computed as (W^T X^T)^T, 2.4x faster than ``X @ W`` for (64, 8192) by (8192, 2)
+    (measured); returns a transposed view."""
+    return torch.mm(W_T, X.t()).t()
+
+
+def _drive_into(U: torch.Tensor, W_t: torch.Tensor, out: torch.Tensor) -> None:
+    """out = U @ W_t for (M, I) by (I, N). With few inputs and many units, as a sum of I outer products:
+    the product with I <= 8 inner terms writes a wide output 2.5-3x slower (measured at N >= 1024)."""
+    if U.shape[1] <= 8 and out.shape[1] >= 1024:
+        torch.mul(U[:, :1], W_t[0], out=out)
+        for i in range(1, U.shape[1]):
+            out.addcmul_(U[:, i: i + 1], W_t[i])
+    else:
+        torch.mm(U, W_t, out=out)
+
+
 def _chunk(T: int, batch: int, N: int) -> int:
     return max(1, min(T, _CHUNK_ELEMENTS // max(1, batch * N)))
 
@@ -140,18 +158,23 @@ class _Simulation(torch.autograd.Function):
         #   y_t = c y_{t-1} + h_{t-1} @ (q p A) [@ B] + q (E_t + r0 1 @ A [@ B]).
         q, h, p, r0 = _CHEAP.get(phi_name, (1.0, phi, 1.0, 0.0))
         A_loop = A if q * p == 1.0 else (q * p) * A
-        W_in_a = ((a * q) * W_in).t()
+        W_in_a = ((a * q) * W_in).t().contiguous()
+        A_loop_T = A_loop.t().contiguous() if B is not None else None
         shift = None if b is None else (a * q) * b
         if r0 != 0.0:
             ones_a = A.sum(0) if B is None else A.sum(0) @ B
             shift = (q * r0) * ones_a if shift is None else shift + (q * r0) * ones_a
+        # the readout of rolling (unconverted) h: phi @ W_out^T + b_out = h @ (p W_out)^T + b_out + r0 W_out 1
+        W_read, b_read = W_out.t(), b_out
+        if readout_rates and q != 1.0 and not store:
+            W_read, b_read = (p * W_out).t(), b_out + r0 * W_out.sum(1)
         y = x0 if q == 1.0 else q * x0
         h_prev = R[0] if q == 1.0 else h(y, torch.empty_like(y))
         for t0 in range(0, T, step):
             t1 = min(T, t0 + step)
             off = 0 if store else t0
             Sc = S[t0:t1]
-            torch.matmul(U[t0:t1], W_in_a, out=Sc)  # the drive of the chunk, (n, batch, N), in place
+            _drive_into(U[t0:t1].reshape(-1, U.shape[-1]), W_in_a, Sc.view(-1, N))  # the chunk's drive, in place
             if shift is not None:
                 Sc += shift
             if noise is not None:
@@ -164,16 +187,19 @@ class _Simulation(torch.autograd.Function):
                 if B is None:
                     out.addmm_(h_prev, A_loop)
                 else:
-                    out.addmm_(h_prev @ A_loop, B)
+                    out.addmm_(_thin(h_prev, A_loop_T), B)
                 h_prev = h(out, Rl[i])
                 y = out
-            if q != 1.0 or not store:  # the next chunk starts from copies of the last y and h
-                y, h_prev = y.clone(), h_prev.clone()
-            if q != 1.0:  # y -> x and h -> phi(x) for the chunk
+            if q != 1.0:  # y is scaled to x in place below: the next chunk starts from a copy
+                y = y.clone()
+            # h_prev may stay in the rolling buffer: the next chunk reads it in its first step, before
+            # it writes R[1], and overwrites R[n] only at step n - 1 (n >= 1)
+            if q != 1.0:  # y -> x, and h -> phi(x) where the rates are kept for backward
                 S[t0:t1].mul_(1.0 / q)
-                R[t0 + 1 - off: t1 + 1 - off].mul_(p).add_(r0)
+                if store:
+                    R[t0 + 1 - off: t1 + 1 - off].mul_(p).add_(r0)
             src = R[t0 + 1 - off: t1 + 1 - off] if readout_rates else S[t0:t1]
-            torch.addmm(b_out, src.reshape(-1, N), W_out.t(), out=Y[t0:t1].view((t1 - t0) * batch, Y.shape[-1]))
+            torch.addmm(b_read, src.reshape(-1, N), W_read, out=Y[t0:t1].view((t1 - t0) * batch, Y.shape[-1]))
         ctx.save_for_backward(x0, U, W_in, A, B, W_out, R if store else None, S if not (store and readout_rates) else None)
         ctx.c, ctx.a, ctx.phi_name, ctx.readout_rates, ctx.has_b = c, a, phi_name, readout_rates, b is not None
         ctx.set_materialize_grads(False)
@@ -190,6 +216,7 @@ class _Simulation(torch.autograd.Function):
         need = ctx.needs_input_grad
         At = A.t().contiguous()
         Bt = B.t().contiguous() if B is not None else None
+        Bc = B.contiguous() if B is not None else None
         grads = {k: None for k in ("x0", "U", "W_in", "b", "A", "B", "W_out", "b_out")}
         if need[2]:  # accumulated transposed, (I, N): U^T @ L is 3x faster than L^T @ U for few inputs
             grads["W_in"] = W_in.new_zeros(W_in.shape[1], W_in.shape[0])
@@ -244,7 +271,7 @@ class _Simulation(torch.autograd.Function):
             for i in range(n - 1, -1, -1):
                 out = Ll[i]
                 if lam is not None:  # lambda_t += c lambda_{t+1} + phi'(x_t) (lambda_{t+1} @ A^T)
-                    torch.mm(lam if B is None else lam @ Bt, At, out=buf)
+                    torch.mm(lam if B is None else _thin(lam, Bc), At, out=buf)
                     if c != 0.0:
                         out.add_(lam, alpha=c)
                     out.addcmul_(buf, Dl[i])
@@ -264,7 +291,7 @@ class _Simulation(torch.autograd.Function):
             if grads["U"] is not None:
                 grads["U"][t0:t1] = (a * L) @ W_in
         if need[0] and lam is not None:
-            back = lam @ At if B is None else (lam @ Bt) @ At
+            back = lam @ At if B is None else _thin(lam, Bc) @ At
             r0 = torch.empty_like(x0)
             phi(x0, r0)
             grads["x0"] = back * dphi(r0)

@@ -93,3 +93,24 @@ def test_custom_nonlinearity_and_interventions_run_the_plain_loop():
     calls = []
     traj = simulate(plain, torch.randn(2, 5, 1), intervention=lambda t, x: calls.append(t) or x)
     assert calls == list(range(5)) and traj.states.shape == (2, 5, 8)
+
+
+@pytest.mark.parametrize("shape", ["many units, few inputs (outer-product drive)", "no inputs",
+                                   "many units, low rank"])
+def test_fused_paths_chosen_by_size_equal_the_plain_loop(shape):
+    """The drive of <= 8 inputs into >= 1024 units is a sum of outer products; no inputs is a zero drive."""
+    kw = {"input_size": 0 if shape == "no inputs" else 3, "hidden_size": 1024 if "many" in shape else 24}
+    if "low rank" in shape:
+        kw["rank"] = 2
+    model = RateRNN(output_size=2, tau=20.0, dt=5.0, seed=1, dtype=torch.float64, **kw)
+    inputs = torch.randn(2, 6, kw["input_size"], generator=torch.Generator().manual_seed(2), dtype=torch.float64)
+    x0 = torch.randn(2, kw["hidden_size"], generator=torch.Generator().manual_seed(3), dtype=torch.float64)
+    ref, g_ref, _ = _grads(model, inputs, fused=False, x0=x0)
+    fus, g_fus, _ = _grads(model, inputs, fused=True, x0=x0)
+    torch.testing.assert_close(fus.states, ref.states, rtol=1e-12, atol=1e-12)
+    torch.testing.assert_close(fus.outputs, ref.outputs, rtol=1e-12, atol=1e-12)
+    assert set(g_fus) == set(g_ref)
+    for name in g_ref:
+        torch.testing.assert_close(g_fus[name], g_ref[name], rtol=1e-10,
+                                   atol=1e-11 * max(float(g_ref[name].abs().max()) if g_ref[name].numel() else 0.0, 1.0),
+                                   msg=name)

@@ -113,7 +113,7 @@ def main() -> None:
     steps = args.steps
 
     fns = {"numpy (Jacobian + QR every step)": lambda: numpy_spectrum(J, x0.numpy(), Q0, steps)}
-    for qr_every in (1, 10, 20):
+    for qr_every in (1, 10, 20, 50):
         fns[f"rnnscope (qr_every={qr_every})"] = lambda q=qr_every: lyapunov_spectrum(
             model, n_steps=steps, transient_steps=0, basis_transient_steps=0, initial_state=x0,
             qr_every=q, seed=SEED, progress=False).exponents.numpy()

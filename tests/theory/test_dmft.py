@@ -163,20 +163,27 @@ def _states(N, g, seed, duration, transient, dt=0.05):
     return traj.states[0, int(transient / dt):].double()
 
 
+def _variance_and_autocorrelation_error(sol, n, seeds, duration, transient):
+    """Mean activity variance over networks, and the RMS error of their mean autocorrelation over
+    0..10 tau against DMFT, relative to Delta0."""
+    var, acs = [], []
+    for seed in range(seeds):
+        x = _states(n, sol.g, seed, duration, transient)
+        var.append(float((x**2).mean()))
+        lags, ac = empirical_autocorrelation(x, 0.05, 10.0)
+        acs.append(ac)
+    rms = np.sqrt(np.mean((np.mean(acs, 0) - sol.autocorrelation(lags)) ** 2)) / sol.delta0
+    return float(np.mean(var)), float(rms)
+
+
 @pytest.mark.parametrize("g", [1.5, 2.0, 3.0])
 def test_simulated_variance_and_autocorrelation_match_dmft(g):
     """N = 1000, 20 + 100 tau, 2 networks. The variance of one network fluctuates by ~2.5 % at this
     size and length, so the mean of two is within 6 % (~3 standard errors) of DMFT; the
     autocorrelation's RMS error over 0..10 tau is <= 0.04 Delta0 in these runs (tolerance 0.08)."""
     sol = dmft(g)
-    var, acs = [], []
-    for seed in range(2):
-        x = _states(1000, g, seed, 100.0, 20.0)
-        var.append(float((x**2).mean()))
-        lags, ac = empirical_autocorrelation(x, 0.05, 10.0)
-        acs.append(ac)
-    assert np.mean(var) == pytest.approx(sol.delta0, rel=0.06)
-    rms = np.sqrt(np.mean((np.mean(acs, 0) - sol.autocorrelation(lags)) ** 2)) / sol.delta0
+    var, rms = _variance_and_autocorrelation_error(sol, n=1000, seeds=2, duration=100.0, transient=20.0)
+    assert var == pytest.approx(sol.delta0, rel=0.06)
     assert rms < 0.08
 
 
@@ -192,12 +199,6 @@ def test_simulated_variance_full_size(g):
     """The reference protocol: N = 2000, dt = 0.05 tau, 50 + 300 tau, 3 networks; within 3 % of DMFT
     (network-to-network spread ~2 %, reference run +-0.016 at g = 1.5)."""
     sol = dmft(g)
-    var, acs = [], []
-    for seed in range(3):
-        x = _states(2000, g, seed, 300.0, 50.0)
-        var.append(float((x**2).mean()))
-        lags, ac = empirical_autocorrelation(x, 0.05, 10.0)
-        acs.append(ac)
-    assert np.mean(var) == pytest.approx(sol.delta0, rel=0.03)
-    rms = np.sqrt(np.mean((np.mean(acs, 0) - sol.autocorrelation(lags)) ** 2)) / sol.delta0
+    var, rms = _variance_and_autocorrelation_error(sol, n=2000, seeds=3, duration=300.0, transient=50.0)
+    assert var == pytest.approx(sol.delta0, rel=0.03)
     assert rms < 0.04

@@ -486,9 +486,8 @@ def _procrustes_map(A: np.ndarray, B: np.ndarray) -> np.ndarray:
 
 
 # ---------------------------------------------------------------------------------------- RSA
-def _condition_means(owner: str, A: np.ndarray, conditions: Any) -> np.ndarray:
-    if conditions is None:
-        return A
+def _condition_groups(owner: str, A: np.ndarray, conditions: Any) -> np.ndarray:
+    """The condition index (0, 1, ...) of each trial (row of A), from one label or a row of labels each."""
     labels = np.asarray(conditions.detach().cpu() if isinstance(conditions, torch.Tensor) else conditions)
     if labels.ndim == 1:
         labels = labels[:, None]
@@ -496,7 +495,13 @@ def _condition_means(owner: str, A: np.ndarray, conditions: Any) -> np.ndarray:
         raise ShapeError(f"The 'conditions' parameter of {owner} must give one label (or row of labels) per trial, "
                          f"shape ({A.shape[0]},) or ({A.shape[0]}, k). Got shape {labels.shape} instead.")
     _, groups = np.unique(labels, axis=0, return_inverse=True)
-    groups = groups.ravel()
+    return groups.ravel()
+
+
+def _condition_means(owner: str, A: np.ndarray, conditions: Any) -> np.ndarray:
+    if conditions is None:
+        return A
+    groups = _condition_groups(owner, A, conditions)
     return np.stack([A[groups == g].mean(0) for g in range(groups.max() + 1)])
 
 
@@ -666,14 +671,7 @@ def noise_ceiling(
     check_choice(owner, "metric", metric, METRICS)
     n_splits = check_int(owner, "n_splits", n_splits, low=1)
     rng = np.random.default_rng(check_int(owner, "seed", seed, low=0))
-    labels = np.asarray(conditions.detach().cpu() if isinstance(conditions, torch.Tensor) else conditions)
-    if labels.ndim == 1:
-        labels = labels[:, None]
-    if labels.ndim != 2 or labels.shape[0] != A.shape[0]:
-        raise ShapeError(f"The 'conditions' parameter of {owner} must have one label per trial ({A.shape[0]}). "
-                         f"Got shape {labels.shape} instead.")
-    _, groups = np.unique(labels, axis=0, return_inverse=True)
-    groups = groups.ravel()
+    groups = _condition_groups(owner, A, conditions)
     counts = np.bincount(groups)
     if counts.min() < 2:
         raise ShapeError(f"{owner} needs at least 2 trials of every condition to split them. "

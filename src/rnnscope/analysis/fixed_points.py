@@ -51,13 +51,11 @@ roots are mapped back to states. (Slow points found this way are local minima of
 from __future__ import annotations
 
 import copy
-import json
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
 import torch
 
 from .._validation import check_bool, check_float, check_int
@@ -67,6 +65,7 @@ from ..models._base import AbstractRNN
 from ..models.rate_rnn import RateRNN
 from ..tasks._base import TrialBatch
 from .linearisation import _lu_factor, _solve, _sorted_eig
+from ._npz import load_arrays, save_arrays
 
 __all__ = ["FixedPoints", "find_fixed_points", "find_slow_points", "candidates_from_trajectories"]
 
@@ -196,23 +195,13 @@ class FixedPoints:
     def save(self, path: str | Path) -> Path:
         """Write a ``.npz`` file (numpy arrays named like the attributes, plus ``meta``, a JSON
         string with ``time`` and ``dt``). Returns the path written."""
-        path = Path(path)
-        if path.suffix != ".npz":
-            path = path.with_name(path.name + ".npz")
-        arrays = {name: getattr(self, name).detach().cpu().numpy() for name in _ARRAYS}
-        meta = json.dumps({"time": self.time, "dt": self.dt, "format": "rnnscope.FixedPoints/1"})
-        np.savez(path, meta=np.array(meta), **arrays)
-        return path
+        return save_arrays(path, {name: getattr(self, name) for name in _ARRAYS},
+                           {"time": self.time, "dt": self.dt, "format": "rnnscope.FixedPoints/1"})
 
     @classmethod
     def load(cls, path: str | Path) -> FixedPoints:
         """Read a file written by :meth:`save`."""
-        with np.load(Path(path), allow_pickle=False) as data:
-            missing = [name for name in (*_ARRAYS, "meta") if name not in data.files]
-            if missing:
-                raise ConfigError(f"{str(path)!r} is not a FixedPoints file: it lacks {', '.join(missing)}.")
-            meta = json.loads(str(data["meta"]))
-            kw = {name: torch.from_numpy(np.array(data[name])) for name in _ARRAYS}
+        kw, meta = load_arrays(path, _ARRAYS, "FixedPoints")
         return cls(**kw, time=meta["time"], dt=float(meta["dt"]))
 
 

@@ -26,7 +26,6 @@ projected field shows where a state placed on the plane would head at first. Two
 from __future__ import annotations
 
 import copy
-import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -40,6 +39,7 @@ from ..dynamics import Trajectory
 from ..errors import ConfigError, ShapeError
 from ..models._base import AbstractRNN
 from ..models.rate_rnn import RateRNN
+from ._npz import load_arrays, save_arrays
 
 __all__ = ["FlowField", "Nullclines", "flow_field", "flow_field_from_pca", "latent_flow_field", "nullclines"]
 
@@ -154,24 +154,13 @@ class FlowField:
     def save(self, path: str | Path) -> Path:
         """Write a ``.npz`` file (arrays named like the attributes, plus ``meta``, a JSON string with
         ``labels``, ``time`` and ``dt``). Returns the path written."""
-        path = Path(path)
-        if path.suffix != ".npz":
-            path = path.with_name(path.name + ".npz")
-        arrays = {name: getattr(self, name).detach().cpu().numpy() for name in _ARRAYS}
-        meta = json.dumps({"labels": list(self.labels), "time": self.time, "dt": self.dt,
-                           "format": "rnnscope.FlowField/1"})
-        np.savez(path, meta=np.array(meta), **arrays)
-        return path
+        return save_arrays(path, {name: getattr(self, name) for name in _ARRAYS},
+                           {"labels": list(self.labels), "time": self.time, "dt": self.dt, "format": "rnnscope.FlowField/1"})
 
     @classmethod
     def load(cls, path: str | Path) -> FlowField:
         """Read a file written by :meth:`save`."""
-        with np.load(Path(path), allow_pickle=False) as data:
-            missing = [name for name in (*_ARRAYS, "meta") if name not in data.files]
-            if missing:
-                raise ConfigError(f"{str(path)!r} is not a FlowField file: it lacks {', '.join(missing)}.")
-            meta = json.loads(str(data["meta"]))
-            kw = {name: torch.from_numpy(np.array(data[name])) for name in _ARRAYS}
+        kw, meta = load_arrays(path, _ARRAYS, "FlowField")
         return cls(**kw, labels=tuple(meta["labels"]), time=meta["time"], dt=float(meta["dt"]))
 
 

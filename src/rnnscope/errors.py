@@ -14,6 +14,7 @@ __all__ = [
     "ShapeError",
     "CheckpointError",
     "TrainingDivergedError",
+    "NotFittedError",
 ]
 
 
@@ -35,3 +36,7 @@ class CheckpointError(RnnscopeError):
 
 class TrainingDivergedError(RnnscopeError):
     """The training loss became NaN or infinite; the last good checkpoint is kept."""
+
+
+class NotFittedError(RnnscopeError, ValueError, AttributeError):
+    """An estimator's results were asked for before its ``fit`` was called."""

@@ -33,7 +33,7 @@ from typing import Any, NamedTuple
 import torch
 
 from .._validation import check_bool, check_choice, check_float, check_int
-from ..errors import ConfigError, RnnscopeError, ShapeError
+from ..errors import ConfigError, NotFittedError, ShapeError
 
 __all__ = [
     "NotFittedError",
@@ -45,10 +45,6 @@ __all__ = [
 ]
 
 _COLUMN = re.compile(r"^(?P<name>.+)\[(?P<index>\d+)\]$")
-
-
-class NotFittedError(RnnscopeError, ValueError, AttributeError):
-    """An estimator's results were asked for before :meth:`fit` was called."""
 
 
 # ---------------------------------------------------------------------------------------------- helpers

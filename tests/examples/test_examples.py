@@ -27,6 +27,22 @@ def test_rank2_phase_portrait(tmp_path):
     assert (tmp_path / "rank2_flow_field.png").stat().st_size > 10_000
 
 
+def test_similarity_worked_example_as_documented(tmp_path):
+    # the commands of docs/similarity.md (a few seconds), then the script behind its table and figure
+    for args in (["perceptual_decision", "--seed", "0", "--out", "pd0"], ["perceptual_decision", "--seed", "1", "--out", "pd1"],
+                 ["measure_set_go", "--seed", "0", "--steps", "1000", "--out", "msg"]):
+        args[-1] = str(tmp_path / args[-1])
+        assert main(["train", *args, "--no-progress"]) == 0
+    out = _run("similarity_worked_example.py", *(str(tmp_path / r) for r in ("pd0", "pd1", "msg")), str(tmp_path))
+    # rows: name (12 characters), then score (null mean +- std) for SVCCA, Procrustes, RSA
+    rows = {line[:12].strip(): [float(x) for x in line[12:].replace("(", " ").replace(")", " ").replace("+-", " ").split()]
+            for line in out.splitlines()[1:4]}
+    seed, untrained = rows["other seed"], rows["untrained"]
+    assert seed[0] == pytest.approx(0.920, abs=0.02) and seed[3] == pytest.approx(0.242, abs=0.03)
+    assert seed[6] > untrained[6] + 0.1 and seed[3] < untrained[3] - 0.1  # RSA and Procrustes beat the control
+    assert (tmp_path / "sim_worked_example.png").stat().st_size > 10_000
+
+
 @pytest.mark.slow
 def test_mante_line_attractor_as_documented(tmp_path):
     # the training command of docs/analysis.md (about 4 minutes on 2 cores), then the analysis script

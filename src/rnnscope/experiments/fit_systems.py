@@ -97,11 +97,11 @@ def fit_lorenz(seed: int = 0, progress: bool = False):
     """Fit a 128-unit network to the Lorenz system in two stages; returns both fits.
 
     Stage 1 (8000 steps, learning rate 3e-3) trains on trajectories of 0.6 time units: it predicts
-    well but, run autonomously, settles on a periodic orbit (largest exponent ~0). Stage 2 continues
-    the same network on 1.5 time units (3000 steps, 1e-3), long enough for the divergence of nearby
-    trajectories to enter the loss, and the autonomous network becomes chaotic -- for seeds 0 and 1
-    (largest exponents 0.72, 0.84 per time unit; Lorenz 0.906), while seed 2 stayed periodic (0.001):
-    check the exponent of every fit.
+    well, but run autonomously its attractor is unreliable (largest exponents 0.32-0.82 per time unit
+    over seeds 0-2, and a periodic orbit in an earlier run). Stage 2 continues the same network on
+    1.5 time units (3000 steps, 1e-3), long enough for the divergence of nearby trajectories to enter
+    the loss: exponents 0.83-0.85 on seeds 0-2 (Lorenz 0.906; in the earlier run seed 2 stayed
+    periodic). Check the exponent of every fit.
     """
     kw = dict(tau=0.1, dt=0.02, transient=5.0, pulse_steps=5, progress=progress)
     first = fit_dynamical_system(Lorenz(), hidden_size=128, steps=8000, duration=0.6, learning_rate=3e-3,

@@ -239,6 +239,29 @@ def test_low_rank_search_matches_full_search(time):
     _match(auto.fixed().states, latent.fixed().states, atol=1e-12)
 
 
+@pytest.mark.parametrize("time", ["continuous", "discrete"])
+def test_low_rank_spectrum_from_structure_equals_the_general_solver(time):
+    """Eigen-decomposition of a low-rank network's Jacobian from its K x K structure (O(N^2 K))."""
+    from rnnscope.analysis.fixed_points import _low_rank_eig
+    from rnnscope.analysis.linearisation import _sort_and_normalise, _sorted_eig
+
+    model = _rank_two_network(time)
+    x = 2 * torch.randn(5, model.hidden_size, generator=torch.Generator().manual_seed(3), dtype=f64)
+    vals, vecs = _sort_and_normalise(*_low_rank_eig(model, x), time)
+    ref_vals, ref_vecs = _sorted_eig(model.jacobian(x), time)
+    torch.testing.assert_close(vals, ref_vals, rtol=0, atol=1e-12)
+    jac = model.jacobian(x).to(torch.complex128)
+    torch.testing.assert_close(jac @ vecs, vecs * vals[:, None, :], rtol=0, atol=1e-12)  # J v = lambda v
+    torch.testing.assert_close(vecs.norm(dim=-2), torch.ones(5, model.hidden_size, dtype=f64), rtol=0, atol=1e-12)
+    assert (torch.linalg.matrix_rank(vecs) == model.hidden_size).all()  # a complete basis
+    # the K structured modes (the slowest two here) are the general solver's, phase included
+    torch.testing.assert_close(vecs[..., :2], ref_vecs[..., :2], rtol=0, atol=1e-9)
+    # find_fixed_points classifies with it: same result as with the general solver
+    fp = find_fixed_points(model, torch.tensor([0.2], dtype=f64), progress=False)
+    ref = _sorted_eig(model.jacobian(fp.states), time)[0]
+    torch.testing.assert_close(fp.eigenvalues, ref, rtol=0, atol=1e-12)
+
+
 def test_low_rank_with_bulk_falls_back_to_full_search():
     N = 40
     gen = torch.Generator().manual_seed(0)

@@ -96,7 +96,11 @@ def _sorted_eig(jacobian: torch.Tensor, time: str) -> tuple[torch.Tensor, torch.
 
     Shape: (..., N, N) -> (..., N), (..., N, N)
     """
-    vals, vecs = _eig(jacobian)
+    return _sort_and_normalise(*_eig(jacobian), time)
+
+
+def _sort_and_normalise(vals: torch.Tensor, vecs: torch.Tensor, time: str) -> tuple[torch.Tensor, torch.Tensor]:
+    """The ordering and normalisation of :func:`_sorted_eig` applied to an eigen-decomposition."""
     key = vals.abs() if time == "discrete" else vals.real
     order = torch.argsort(vals.imag, dim=-1, descending=True, stable=True)
     order = order.gather(-1, torch.argsort(key.gather(-1, order), dim=-1, descending=True, stable=True))

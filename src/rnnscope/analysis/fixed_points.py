@@ -784,11 +784,11 @@ def _low_rank_eig(model: AbstractRNN, points: torch.Tensor) -> tuple[torch.Tenso
     if not isinstance(model, RateRNN) or model.rank is None or model.bulk is not None:
         return None
     N, K = model.hidden_size, model.rank
-    dt = torch.float64
-    m, n = model.m.detach().to(dt), model.n.detach().to(dt)
+    f64 = torch.float64
+    m, n = model.m.detach().to(f64), model.n.detach().to(f64)
     if K >= N or torch.linalg.matrix_rank(m) < K:
         return None
-    d = model.phi.derivative(points.to(dt))  # (P, N)
+    d = model.phi.derivative(points.to(f64))  # (P, N)
     Dn = d[..., :, None] * n  # (P, N, K)
     S = Dn.transpose(-1, -2) @ m / N  # (P, K, K)
     mu, a = torch.linalg.eig(S)  # (P, K), (P, K, K)

@@ -192,11 +192,10 @@ class _Simulation(torch.autograd.Function):
                     out.addmm_(_thin(h_prev, A_loop_T), B)
                 h_prev = h(out, Rl[i])
                 y = out
-            if q != 1.0:  # y is scaled to x in place below: the next chunk starts from a copy
-                y = y.clone()
             # h_prev may stay in the rolling buffer: the next chunk reads it in its first step, before
             # it writes R[1], and overwrites R[n] only at step n - 1 (n >= 1)
             if q != 1.0:  # y -> x, and h -> phi(x) where the rates are kept for backward
+                y = y.clone()  # the next chunk starts from y, which is scaled in place here
                 S[t0:t1].mul_(1.0 / q)
                 if store:
                     R[t0 + 1 - off: t1 + 1 - off].mul_(p).add_(r0)
@@ -252,7 +251,7 @@ class _Simulation(torch.autograd.Function):
             Rc = rates(t0, t1)
             D = dphi(Rc[1:])  # phi'(x_t) for t in [t0, t1)
             # direct gradients of x_t: through the states (G_S) and through the readout (G_Y)
-            Gx = G_S[t0:t1].clone() if G_S is not None else None  # becomes L: a copy
+            Gx = G_S[t0:t1] if G_S is not None else None
             Gr = None
             if G_Y is not None:
                 GW = G_Y[t0:t1] @ W_out  # (n, batch, N)
@@ -267,7 +266,7 @@ class _Simulation(torch.autograd.Function):
             if Gr is not None:
                 L = torch.mul(Gr, D) if Gx is None else torch.addcmul(Gx, Gr, D)
             else:
-                L = Gx if Gx is not None else x0.new_zeros(n, batch, N)
+                L = Gx.clone() if Gx is not None else x0.new_zeros(n, batch, N)  # L is written in place
             Ll, Dl = L.unbind(0), D.unbind(0)
             buf = x0.new_empty(batch, N)
             for i in range(n - 1, -1, -1):

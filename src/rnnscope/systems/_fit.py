@@ -19,7 +19,6 @@ from ._systems import DynamicalSystem, SystemTrajectories
 __all__ = ["TrajectoryTask", "FittedSystem", "fit_dynamical_system", "normalised_mse"]
 
 
-
 @dataclass(frozen=True, eq=False)
 class TrajectoryTask(AbstractTask):
     """Reproduce a system's trajectory from an initial condition given as an input pulse.

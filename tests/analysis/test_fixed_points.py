@@ -243,7 +243,7 @@ def test_low_rank_search_matches_full_search(time):
 def test_low_rank_spectrum_from_structure_equals_the_general_solver(time):
     """Eigen-decomposition of a low-rank network's Jacobian from its K x K structure (O(N^2 K))."""
     from rnnscope.analysis.fixed_points import _low_rank_eig
-    from rnnscope.analysis.linearisation import _sort_and_normalise, _sorted_eig
+    from rnnscope.numerics import sort_and_normalise as _sort_and_normalise, sorted_eig as _sorted_eig
 
     model = _rank_two_network(time)
     x = 2 * torch.randn(5, model.hidden_size, generator=torch.Generator().manual_seed(3), dtype=f64)

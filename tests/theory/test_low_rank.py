@@ -336,7 +336,7 @@ def test_clear_errors(monkeypatch):
         LowRankMeanField(np.eye(2))
     with pytest.raises(ConfigError, match="'tau' parameter of LowRankMeanField must be a float > 0"):
         LowRankMeanField(rank_one(2.0), tau=0.0)
-    with pytest.raises(ConfigError, match="must be a low-rank RateRNN"):
+    with pytest.raises(ConfigError, match="must be a low-rank network"):
         loadings_of(RateRNN(1, 10, 1))
     with pytest.raises(ShapeError, match=r"'loadings' parameter of GaussianMixtureLoadings.fit must have shape \(n_units, 2\)"):
         GaussianMixtureLoadings.fit(np.zeros((100, 3)), rank=1)

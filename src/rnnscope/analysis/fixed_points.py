@@ -40,7 +40,9 @@ Points where the search stops with ``q > tol_q`` (local minima of q -- slow poin
 budget ran out) are kept, flagged ``is_slow``, and never mixed with the fixed points
 (:meth:`FixedPoints.fixed`, :meth:`FixedPoints.slow`).
 
-For a low-rank :class:`~rnnscope.models.RateRNN` without a random bulk, every fixed point satisfies
+For a low-rank network without a random bulk (a model whose
+:meth:`~rnnscope.models.AbstractRNN.low_rank_factors` are given, such as a low-rank
+:class:`~rnnscope.models.RateRNN`), every fixed point satisfies
 ``x = J phi(x) + I u + b`` with ``J = M N^T / N_units``, so ``x = M kappa + I u + b`` with
 ``kappa = N^T phi(x) / N_units``: the same search runs exactly in the K-dimensional latent space, on
 ``G(kappa) = kappa - N^T phi(M kappa + I u + b) / N_units``, from the candidates' latent coordinates
@@ -50,7 +52,6 @@ roots are mapped back to states. (Slow points found this way are local minima of
 
 from __future__ import annotations
 
-import copy
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -62,9 +63,8 @@ from .._validation import check_bool, check_float, check_int
 from ..dynamics import Trajectory, simulate
 from ..errors import ConfigError, ShapeError
 from ..models._base import AbstractRNN
-from ..models.rate_rnn import RateRNN
 from ..tasks._base import TrialBatch
-from .linearisation import _lu_factor, _solve, _sort_and_normalise, _sorted_eig
+from ..numerics import NonlinearSystem, half_squared_norm, newton_search, sort_and_normalise, sorted_eig, unique_points
 from ._npz import load_arrays, save_arrays
 
 __all__ = ["FixedPoints", "find_fixed_points", "find_slow_points", "candidates_from_trajectories"]
@@ -250,293 +250,6 @@ def candidates_from_trajectories(
     return out
 
 
-# ---------------------------------------------------------------------------------------------- solver
-@dataclass(frozen=True)
-class _System:
-    """A square nonlinear system: ``F(x)`` (m, D) -> (m, D) and its Jacobian (m, D) -> (m, D, D)."""
-
-    F: Callable[[torch.Tensor], torch.Tensor]
-    jacobian: Callable[[torch.Tensor], torch.Tensor]
-
-
-def _q(F: torch.Tensor) -> torch.Tensor:
-    return 0.5 * (F * F).sum(-1)
-
-
-def _first_close(points: torch.Tensor, q: torch.Tensor, radius: float) -> torch.Tensor:
-    """Boolean mask of points to keep: a point is dropped when a point of lower q (ties: lower
-    index) lies within ``radius``. One vectorised pass (chains may merge points a few radii apart;
-    used only while iterating, where that is harmless)."""
-    m = points.shape[0]
-    if m < 2:
-        return torch.ones(m, dtype=torch.bool, device=points.device)
-    close = torch.cdist(points, points) <= radius
-    if int(close.sum()) == m:  # only the diagonal: nothing to merge
-        return torch.ones(m, dtype=torch.bool, device=points.device)
-    order = torch.argsort(q, stable=True)
-    rank = torch.empty_like(order)
-    rank[order] = torch.arange(m, device=points.device)
-    better = rank[None, :] < rank[:, None]  # [i, j]: j comes before i
-    return ~(close & better).any(dim=1)
-
-
-def _unique(points: torch.Tensor, q: torch.Tensor, radius: float) -> torch.Tensor:
-    """Indices of representatives: greedily take the lowest-q point, drop all within ``radius``."""
-    m = points.shape[0]
-    if m == 0:
-        return torch.zeros(0, dtype=torch.long, device=points.device)
-    close = (torch.cdist(points, points) <= radius).cpu()
-    taken = torch.zeros(m, dtype=torch.bool)
-    keep = []
-    for i in torch.argsort(q.cpu(), stable=True).tolist():
-        if not taken[i]:
-            keep.append(i)
-            taken |= close[i]
-    return torch.tensor(keep, dtype=torch.long, device=points.device)
-
-
-def _chunk_size(D: int) -> int:
-    """Points per block of (m, D, D) work: about 2 MB of float64 per Jacobian block. Small blocks
-    stay in cache between building a Jacobian and factorising it; blocks above 32 MB page-fault on
-    every allocation (glibc maps them afresh)."""
-    return max(1, (1 << 18) // (D * D))
-
-
-def _step(system: _System, x: torch.Tensor, F: torch.Tensor, q: torch.Tensor, delta: torch.Tensor,
-          tol_q: float, chord_steps: int):
-    """One trust-region (dogleg) Newton step for every point, then cheap chord steps.
-
-    Powell's dogleg: the Newton step ``-J^{-1} F`` when it fits in the trust region of radius
-    ``delta``, else the point at distance ``delta`` along the path from the Cauchy (steepest descent
-    on q) point to the Newton point. The step is accepted when q falls by a fair share of what the
-    linear model predicts; the radius grows or shrinks with that ratio. Where the full Newton step
-    was taken and accepted, chord steps ``-J(x_0)^{-1} F(x)`` reuse the LU factors of the same
-    Jacobian (each costs one evaluation of F and two triangular solves instead of a new Jacobian and
-    factorisation) while each of them at least quarters q.
-
-    Returns the new x, F, q, trust radii, which points accepted a step, and |J^T F| before the step.
-    """
-    out = []
-    n = _chunk_size(x.shape[1])
-    for xs, Fs, qs, rs in zip(x.split(n), F.split(n), q.split(n), delta.split(n)):
-        J = system.jacobian(xs)
-        LU, pivots, info = _lu_factor(J)
-        ok = info == 0
-        newton = -torch.linalg.lu_solve(LU, pivots, Fs[..., None])[..., 0]
-        g = (Fs[..., None, :] @ J)[..., 0, :]  # J^T F, the gradient of q
-        Jg = (J @ g[..., None])[..., 0]
-        g2 = (g * g).sum(-1)
-        gn = g2.sqrt()
-        alpha = g2 / (Jg * Jg).sum(-1).clamp_min(1e-300)
-        cauchy = -alpha[:, None] * g
-        nc = alpha * gn
-        ok &= torch.isfinite(newton).all(-1)
-        newton = torch.where(ok[:, None], newton, cauchy)
-        nn_ = newton.norm(dim=-1)
-        # the point of the dogleg path at distance delta: cauchy + tau (newton - cauchy)
-        d = newton - cauchy
-        a = (d * d).sum(-1).clamp_min(1e-300)
-        b = 2 * (cauchy * d).sum(-1)
-        c = nc * nc - rs * rs
-        tau = ((-b + (b * b - 4 * a * c).clamp_min(0).sqrt()) / (2 * a)).clamp(0, 1)
-        full = nn_ <= rs
-        short = nc >= rs
-        clipped = -(rs / gn.clamp_min(1e-300))[:, None] * g
-        step = torch.where(full[:, None], newton, torch.where(short[:, None], clipped, cauchy + tau[:, None] * d))
-        # J step without another pass over J: J newton = -F, J cauchy = -alpha J g
-        J_newton = torch.where(ok[:, None], -Fs, -alpha[:, None] * Jg)
-        J_step = torch.where(
-            full[:, None], J_newton,
-            torch.where(short[:, None], -(rs / gn.clamp_min(1e-300))[:, None] * Jg,
-                        (1 - tau[:, None]) * (-alpha[:, None] * Jg) + tau[:, None] * J_newton))
-        predicted = qs - _q(Fs + J_step)
-        del J
-        x_new = xs + step
-        F_new = system.F(x_new)
-        q_new = _q(F_new)
-        rho = (qs - q_new) / predicted.clamp_min(1e-300)
-        accept = (rho > 1e-4) & torch.isfinite(q_new)
-        length = step.norm(dim=-1)
-        rs = torch.where(rho < 0.25, 0.25 * length, torch.where(rho > 0.75, torch.maximum(rs, 2 * length), rs))
-        xs = torch.where(accept[:, None], x_new, xs)
-        Fs = torch.where(accept[:, None], F_new, Fs)
-        qs = torch.where(accept, q_new, qs)
-        idx = torch.nonzero(accept & full & ok & (qs > tol_q)).flatten()
-        if chord_steps > 0 and idx.numel() > 0:
-            LU, pivots = LU[idx], pivots[idx]
-            xc, Fc, qc = xs[idx], Fs[idx], qs[idx]
-            for _ in range(chord_steps):
-                x_try = xc - torch.linalg.lu_solve(LU, pivots, Fc[..., None])[..., 0]
-                F_try = system.F(x_try)
-                q_try = _q(F_try)
-                good = q_try <= 0.25 * qc
-                xc = torch.where(good[:, None], x_try, xc)
-                Fc = torch.where(good[:, None], F_try, Fc)
-                qc = torch.where(good, q_try, qc)
-                go = good & (qc > tol_q)
-                if not go.any():
-                    break
-                if int(go.sum()) < 0.75 * go.numel():  # shrink the working set
-                    xs[idx], Fs[idx], qs[idx] = xc, Fc, qc
-                    idx, LU, pivots, xc, Fc, qc = idx[go], LU[go], pivots[go], xc[go], Fc[go], qc[go]
-            xs[idx], Fs[idx], qs[idx] = xc, Fc, qc
-        out.append((xs, Fs, qs, rs, accept, gn))
-    return tuple(torch.cat(parts) for parts in zip(*out))
-
-
-def _chord_filter(system: _System, points: torch.Tensor, starts: torch.Tensor, radius: float,
-                  steps: int = 3) -> torch.Tensor:
-    """Which starts are *not* explained by the known ``points``.
-
-    Each start runs ``steps`` chord iterations ``x <- x - J(p)^{-1} F(x)`` with the Jacobian of its
-    nearest known point p (one LU factorisation per known point, shared by all starts near it). A
-    start that lands within ``radius`` of p in so few steps lies where the linearisation at p already
-    describes the vector field: the full search from it would find p again. Starts near a saddle not
-    found yet (where the Jacobian differs: an unstable direction) do not converge that fast and are
-    kept. (With 3 steps every saddle of the flip-flop benchmark networks is still found; with 8, a
-    few edge saddles of a 256-unit network were lost.) Returns a boolean mask of the starts to keep.
-    """
-    D = points.shape[1]
-    nearest = torch.cdist(starts, points).argmin(dim=1)
-    used = torch.unique(nearest)
-    if used.numel() * D * D * 8 > 64 * 2**20:  # too many factors to hold: keep every start
-        return torch.ones(starts.shape[0], dtype=torch.bool, device=starts.device)
-    LU, pivots, info = _lu_factor(system.jacobian(points[used]))  # row k: point used[k]
-    order = torch.argsort(nearest)
-    x = starts[order]
-    groups = nearest[order]
-    counts = torch.unique_consecutive(groups, return_counts=True)[1]  # groups appear in the order of used
-    bounds = [0, *torch.cumsum(counts, 0).tolist()]
-    usable = [(k, a, b) for k, (a, b) in enumerate(zip(bounds[:-1], bounds[1:])) if int(info[k]) == 0]
-    with torch.no_grad():
-        for _ in range(steps):
-            F = system.F(x)
-            for k, a, b in usable:
-                x[a:b] -= torch.linalg.lu_solve(LU[k], pivots[k], F[a:b].T).T
-    explained = (x - points[groups]).norm(dim=-1) <= radius  # NaN (diverged) compares False
-    keep = torch.empty_like(explained)
-    keep[order] = ~explained
-    return keep
-
-
-def _search(
-    system: _System,
-    starts: torch.Tensor,
-    *,
-    tol_q: float,
-    radius: float,
-    trust_radius: float,
-    known: torch.Tensor,
-    max_iterations: int,
-    polish_steps: int,
-    progress: bool,
-    chord_steps: int = 8,
-    wave: int = 64,
-) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """Batched dogleg trust-region Newton on ``system`` from ``starts``, then Newton polishing.
-
-    Points that come within ``radius`` of each other or of a ``known`` point are merged on the way.
-    Many starts (more than ``4 * wave``) are searched in waves of ``wave`` strided starts; after
-    each wave the starts left that :func:`_chord_filter` explains by the points found are dropped.
-    Returns the final points, their q and whether each converged (q <= tol_q).
-    """
-    kw = dict(tol_q=tol_q, radius=radius, trust_radius=trust_radius, max_iterations=max_iterations,
-              polish_steps=polish_steps, progress=progress, chord_steps=chord_steps, wave=wave)
-    m = starts.shape[0]
-    if wave > 0 and m > 4 * wave:
-        rest, found, parts = starts, known, []
-        while rest.shape[0] > 0:
-            now = torch.zeros(rest.shape[0], dtype=torch.bool, device=starts.device)
-            if rest.shape[0] > 2 * wave:
-                now[torch.linspace(0, rest.shape[0] - 1, wave, device=starts.device).round().long()] = True
-            else:
-                now[:] = True
-            x1, q1, c1 = _search(system, rest[now], known=found, **{**kw, "wave": 0})
-            parts.append((x1, q1, c1))
-            rest = rest[~now]
-            found = torch.cat([found, x1[c1]])
-            if found.shape[0] > 0 and rest.shape[0] > 0:
-                rest = rest[_chord_filter(system, found, rest, radius)]
-        return tuple(torch.cat(t) for t in zip(*parts))
-    D = starts.shape[1]
-    F = system.F(starts)
-    q = _q(F)
-    finite = torch.isfinite(q)
-    x, F, q = starts[finite], F[finite], q[finite]
-    delta = torch.full_like(q, trust_radius)
-    done_x, done_q, done_conv = [], [], []
-    found = known
-    bar = None
-    if progress:
-        from tqdm.auto import tqdm
-
-        bar = tqdm(total=max_iterations, desc="fixed points", leave=False, file=sys.stderr)
-    for _ in range(max_iterations):
-        # 1) retire converged points (merged with each other and with what was found); drop the
-        #    others that came within the radius of a point found
-        conv = q <= tol_q
-        if conv.any():
-            cx, cq = x[conv], q[conv]
-            keep = _first_close(cx, cq, radius)
-            if found.shape[0] > 0:
-                keep &= ~(torch.cdist(cx, found) <= radius).any(dim=1)
-            if keep.any():
-                done_x.append(cx[keep])
-                done_q.append(cq[keep])
-                done_conv.append(torch.ones(int(keep.sum()), dtype=torch.bool, device=x.device))
-                found = torch.cat([found, cx[keep]])
-        stay = ~conv
-        if found.shape[0] > 0:
-            stay &= ~(torch.cdist(x, found) <= radius).any(dim=1)
-        x, F, q, delta = x[stay], F[stay], q[stay], delta[stay]
-        if x.shape[0] == 0:
-            break
-        # 2) one dogleg step (and chord steps) for every remaining point
-        x, F, q, delta, accept, gnorm = _step(system, x, F, q, delta, tol_q, chord_steps)
-        # 3) stagnation: the trust region collapsed or the gradient of q vanished (a slow point)
-        scale = x.norm(dim=-1) + trust_radius
-        stuck = ~accept & ((delta <= 1e-10 * scale) | (gnorm <= 1e-14 * F.norm(dim=-1) * scale))
-        if stuck.any():
-            done_x.append(x[stuck])
-            done_q.append(q[stuck])
-            done_conv.append(torch.zeros(int(stuck.sum()), dtype=torch.bool, device=x.device))
-            x, F, q, delta = x[~stuck], F[~stuck], q[~stuck], delta[~stuck]
-        if bar is not None:
-            bar.update(1)
-            bar.set_postfix(active=int(x.shape[0]))
-    if bar is not None:
-        bar.close()
-    if x.shape[0] > 0:  # what is left when the budget ran out
-        done_x.append(x)
-        done_q.append(q)
-        done_conv.append(q <= tol_q)
-    if not done_x:
-        return starts.new_zeros(0, D), starts.new_zeros(0), torch.zeros(0, dtype=torch.bool, device=starts.device)
-    x, q, conv = torch.cat(done_x), torch.cat(done_q), torch.cat(done_conv)
-    if conv.any() and polish_steps > 0:
-        x, q = x.clone(), q.clone()
-        x[conv], q[conv] = _polish(system, x[conv], q[conv], polish_steps)
-    return x, q, conv
-
-
-def _polish(system: _System, x: torch.Tensor, q: torch.Tensor, steps: int) -> tuple[torch.Tensor, torch.Tensor]:
-    """Undamped Newton steps ``dx = -J^{-1} F``, each kept only where it lowers q."""
-    n = _chunk_size(x.shape[1])
-    for _ in range(steps):
-        F = system.F(x)
-        step, info = (torch.cat(t) for t in zip(*(_solve(system.jacobian(xs), -Fs)
-                                                   for xs, Fs in zip(x.split(n), F.split(n)))))
-        ok = (info == 0) & torch.isfinite(step).all(-1)
-        x_try = x + torch.where(ok[:, None], step, torch.zeros_like(step))
-        q_try = _q(system.F(x_try))
-        better = ok & (q_try < q)
-        if not better.any():
-            break
-        x = torch.where(better[:, None], x_try, x)
-        q = torch.where(better, q_try, q)
-    return x, q
-
-
 # ---------------------------------------------------------------------------------------------- finder
 def find_fixed_points(
     model: AbstractRNN,
@@ -584,7 +297,7 @@ def find_fixed_points(
         eigenvalue_tol: a direction is unstable when its eigenvalue has real part
             ``> eigenvalue_tol * max|lambda|`` (continuous) or modulus ``> 1 + eigenvalue_tol``
             (discrete).
-        low_rank: use the exact K-dimensional search of a low-rank RateRNN (None: whenever the model
+        low_rank: use the exact K-dimensional search of a low-rank network (None: whenever the model
             is one, without random bulk; True: require it; False: always search the full state space).
         seed: seed of the candidate draw and of its noise.
         progress: show a progress bar; default: only when stderr is a terminal.
@@ -616,16 +329,16 @@ def find_fixed_points(
         check_bool(_OWNER, "progress", progress)
     show = sys.stderr.isatty() if progress is None else progress
 
-    can_low_rank = isinstance(model, RateRNN) and model.rank is not None and model.bulk is None
+    factors = model.low_rank_factors()
+    can_low_rank = factors is not None and factors.bulk is None
     if low_rank is True and not can_low_rank:
-        raise ConfigError(f"The 'low_rank' parameter of {_OWNER} needs a low-rank RateRNN without random "
-                          f"bulk (rank set, bulk_g = 0). Got low_rank=True for {model!r} instead.")
+        raise ConfigError(f"The 'low_rank' parameter of {_OWNER} needs a low-rank network without random "
+                          f"bulk (low_rank_factors() given, bulk_g = 0). Got low_rank=True for {model!r} instead.")
     use_low_rank = can_low_rank if low_rank is None else low_rank
 
     # float64 copy of the model: the search and the eigendecomposition run in double precision
-    device = next(iter(model.parameters()), torch.empty(0)).device
-    m64 = copy.deepcopy(model).to(torch.float64)
-    m64.requires_grad_(False)
+    m64 = model.for_analysis()
+    device = m64.initial_state(1).device
     u = _check_inputs(model, inputs, device)
 
     with torch.no_grad():
@@ -648,11 +361,11 @@ def find_fixed_points(
             points, q, conv = _full_search(m64, u, candidates, radius, scale, seed_midpoints, cache, **kw)
         # de-duplicate (fixed points first, then slow points away from every fixed point)
         fixed = torch.nonzero(conv).flatten()
-        fixed = fixed[_unique(points[fixed], q[fixed], radius)]
+        fixed = fixed[unique_points(points[fixed], q[fixed], radius)]
         slow = torch.nonzero(~conv).flatten()
         if slow.numel() > 0 and fixed.numel() > 0:
             slow = slow[~(torch.cdist(points[slow], points[fixed]) <= radius).any(dim=1)]
-        slow = slow[_unique(points[slow], q[slow], radius)]
+        slow = slow[unique_points(points[slow], q[slow], radius)]
         index = torch.cat([fixed, slow])
         points, q, conv = points[index], q[index], conv[index]
         if limit is not None and points.shape[0] > 0:
@@ -705,24 +418,10 @@ def _candidates(model, initial_states, n, noise_std, seed, low_rank, device) -> 
     return out
 
 
-def _system(model: AbstractRNN, u: torch.Tensor) -> _System:
+def _system(model: AbstractRNN, u: torch.Tensor) -> NonlinearSystem:
     """F(x) and its Jacobian: the flow (continuous) or the map minus identity (discrete)."""
-    discrete = model.time == "discrete"
-    N = model.hidden_size
-    drive = model.drive(u)
-    flow = model.flow_fn()
-
-    def F(x: torch.Tensor) -> torch.Tensor:
-        out = flow(x, drive.expand_as(x))
-        return out - x if discrete else out
-
-    def jacobian(x: torch.Tensor) -> torch.Tensor:
-        J = model.jacobian(x, u.expand(*x.shape[:-1], -1))
-        if discrete:
-            J = J - torch.eye(N, dtype=x.dtype, device=x.device)
-        return J
-
-    return _System(F, jacobian)
+    field = model.at_input(u)
+    return NonlinearSystem(field.residual, field.residual_jacobian)
 
 
 class _SpectrumCache:
@@ -761,9 +460,9 @@ def _spectrum(model: AbstractRNN, u: torch.Tensor, points: torch.Tensor, tol: fl
         return z, z.new_zeros(0, N, N), torch.zeros(0, dtype=torch.long, device=points.device)
     low = _low_rank_eig(model, points)
     if low is not None:
-        vals, vecs = _sort_and_normalise(*low, model.time)
+        vals, vecs = sort_and_normalise(*low, model.time)
     else:
-        vals, vecs = _sorted_eig(model.jacobian(points, u.expand(points.shape[0], -1)), model.time)
+        vals, vecs = sorted_eig(model.at_input(u).jacobian(points), model.time)
     if model.time == "discrete":
         n_unstable = (vals.abs() > 1.0 + tol).sum(-1)
     else:
@@ -781,14 +480,15 @@ def _low_rank_eig(model: AbstractRNN, points: torch.Tensor) -> tuple[torch.Tenso
     QR of ``D n``. The Jacobian is ``(J D - I) / tau`` (continuous) or ``J D`` (discrete). Returns
     None (the general solver is used) for other models, or where m has dependent columns.
     """
-    if not isinstance(model, RateRNN) or model.rank is None or model.bulk is not None:
+    factors = model.low_rank_factors()
+    if factors is None or factors.bulk is not None:
         return None
-    N, K = model.hidden_size, model.rank
+    N, K = factors.hidden_size, factors.rank
     f64 = torch.float64
-    m, n = model.m.detach().to(f64), model.n.detach().to(f64)
+    m, n = factors.m.detach().to(f64), factors.n.detach().to(f64)
     if K >= N or torch.linalg.matrix_rank(m) < K:
         return None
-    d = model.phi.derivative(points.to(f64))  # (P, N)
+    d = factors.phi.derivative(points.to(f64))  # (P, N)
     Dn = d[..., :, None] * n  # (P, N, K)
     S = Dn.transpose(-1, -2) @ m / N  # (P, K, K)
     mu, a = torch.linalg.eig(S)  # (P, K), (P, K, K)
@@ -797,7 +497,7 @@ def _low_rank_eig(model: AbstractRNN, points: torch.Tensor) -> tuple[torch.Tenso
     vals = torch.cat([mu, mu.new_zeros(points.shape[0], N - K)], dim=-1)
     vecs = torch.cat([right, Q.to(torch.complex128)], dim=-1)
     if model.time == "continuous":
-        vals = (vals - 1.0) / model.tau
+        vals = (vals - 1.0) / model.time_constant
     return vals, vecs
 
 
@@ -820,7 +520,7 @@ def _segment_seeds(F: Callable[[torch.Tensor], torch.Tensor], stable: torch.Tens
         i, j = i[pick], j[pick]
     t = torch.linspace(0, 1, samples + 2, dtype=stable.dtype, device=stable.device)  # with the ends
     line = stable[i, None, :] + t[None, :, None] * (stable[j] - stable[i])[:, None, :]  # (pairs, T, N)
-    q = _q(F(line.reshape(-1, stable.shape[1]))).reshape(line.shape[:2])
+    q = half_squared_norm(F(line.reshape(-1, stable.shape[1]))).reshape(line.shape[:2])
     inner = (q[:, 1:-1] <= q[:, :-2]) & (q[:, 1:-1] <= q[:, 2:])
     inner[:, samples // 2] = True  # the midpoint
     seeds = line[:, 1:-1][inner]
@@ -830,24 +530,25 @@ def _segment_seeds(F: Callable[[torch.Tensor], torch.Tensor], stable: torch.Tens
 def _full_search(model, u, candidates, radius, scale, seed_midpoints, cache, **kw):
     system = _system(model, u)
     known = candidates.new_zeros(0, candidates.shape[1])
-    x, q, conv = _search(system, candidates, radius=radius, trust_radius=scale, known=known, **kw)
+    x, q, conv = newton_search(system, candidates, radius=radius, trust_radius=scale, known=known, **kw)
     if seed_midpoints and conv.any():
-        fixed = x[conv][_unique(x[conv], q[conv], radius)]
+        fixed = x[conv][unique_points(x[conv], q[conv], radius)]
         _, _, n_unstable = cache(fixed)
         seeds = _segment_seeds(system.F, fixed[n_unstable == 0], max(candidates.shape[0], 64))
         if seeds.shape[0] > 0:
-            x2, q2, conv2 = _search(system, seeds, radius=radius, trust_radius=scale, known=x[conv], **kw)
+            x2, q2, conv2 = newton_search(system, seeds, radius=radius, trust_radius=scale, known=x[conv], **kw)
             x, q, conv = torch.cat([x, x2]), torch.cat([q, q2]), torch.cat([conv, conv2])
     return x, q, conv
 
 
-def _low_rank_search(model: RateRNN, u, candidates, n_candidates, radius, seed, seed_midpoints, cache,
+def _low_rank_search(model: AbstractRNN, u, candidates, n_candidates, radius, seed, seed_midpoints, cache,
                      *, tol_q, **kw):
-    """Exact search in the K-dimensional latent space of a low-rank RateRNN (no bulk)."""
-    M, Nl = model.m, model.n  # (N, K)
+    """Exact search in the K-dimensional latent space of a low-rank network (no bulk)."""
+    factors = model.low_rank_factors()
+    M, Nl = factors.m, factors.n  # (N, K)
     N, K = M.shape
-    c = model.drive(u)  # I u + b
-    phi = model.phi
+    c = model.at_input(u).drive  # I u + b
+    phi = factors.phi
     eye = torch.eye(K, dtype=M.dtype, device=M.device)
 
     def G(kappa: torch.Tensor) -> torch.Tensor:
@@ -857,7 +558,7 @@ def _low_rank_search(model: RateRNN, u, candidates, n_candidates, radius, seed, 
         d = phi.derivative(kappa @ M.T + c)
         return eye - (Nl.T * d[:, None, :]) @ M / N
 
-    latent = _System(G, JG)
+    latent = NonlinearSystem(G, JG)
 
     def to_states(kappa: torch.Tensor) -> torch.Tensor:
         return kappa @ M.T + c
@@ -881,16 +582,16 @@ def _low_rank_search(model: RateRNN, u, candidates, n_candidates, radius, seed, 
     lat_radius = radius / max(float(torch.linalg.matrix_norm(M, ord=2)), 1e-12)
     lat_tol = min(tol_q, 1e-20) * max(1.0, s * s)
     opts = dict(tol_q=lat_tol, radius=lat_radius, trust_radius=s, **kw)
-    kappa, qk, conv = _search(latent, starts, known=starts.new_zeros(0, K), **opts)
+    kappa, qk, conv = newton_search(latent, starts, known=starts.new_zeros(0, K), **opts)
     if seed_midpoints and conv.any():
-        fixed = kappa[conv][_unique(kappa[conv], qk[conv], lat_radius)]
+        fixed = kappa[conv][unique_points(kappa[conv], qk[conv], lat_radius)]
         _, _, n_unstable = cache(to_states(fixed))
         seeds = _segment_seeds(latent.F, fixed[n_unstable == 0], max(starts.shape[0], 64))
         if seeds.shape[0] > 0:
-            k2, _, _ = _search(latent, seeds, known=kappa[conv], **opts)
+            k2, _, _ = newton_search(latent, seeds, known=kappa[conv], **opts)
             kappa = torch.cat([kappa, k2])
     x = to_states(kappa)
-    q = _q(_system(model, u).F(x))
+    q = half_squared_norm(_system(model, u).F(x))
     return x, q, q <= tol_q
 
 

@@ -10,7 +10,8 @@ For a plane through a larger network this is a *projection*: states off the plan
 projected field shows where a state placed on the plane would head at first. Two cases are exact:
 
 - a network with two units and the identity basis;
-- :func:`latent_flow_field` for a low-rank :class:`~rnnscope.models.RateRNN` without random bulk.
+- :func:`latent_flow_field` for a low-rank network without random bulk (a low-rank
+  :class:`~rnnscope.models.RateRNN`, or any model that gives its ``low_rank_factors``).
   With ``J = M N^T / N_units`` (M, N of shape (N_units, K)) and a constant drive ``v = I u + b``,
   a state ``x = M kappa + v`` stays on the affine plane ``v + span(M)``::
 
@@ -25,7 +26,6 @@ projected field shows where a state placed on the plane would head at first. Two
 
 from __future__ import annotations
 
-import copy
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -38,7 +38,6 @@ from .._validation import check_int
 from ..dynamics import Trajectory
 from ..errors import ConfigError, ShapeError
 from ..models._base import AbstractRNN
-from ..models.rate_rnn import RateRNN
 from ._npz import load_arrays, save_arrays
 
 __all__ = ["FlowField", "Nullclines", "flow_field", "flow_field_from_pca", "latent_flow_field", "nullclines"]
@@ -281,9 +280,7 @@ def _plane_states(origin: torch.Tensor, basis: torch.Tensor, X: torch.Tensor, Y:
 
 
 def _model64(model: AbstractRNN) -> AbstractRNN:
-    m = copy.deepcopy(model).to(device="cpu", dtype=torch.float64)
-    m.requires_grad_(False)
-    return m
+    return model.for_analysis().to("cpu")
 
 
 def _check_inputs(owner: str, model: AbstractRNN, inputs: Any) -> torch.Tensor:
@@ -296,12 +293,8 @@ def _velocity(model64: AbstractRNN, states: torch.Tensor, u: torch.Tensor) -> to
     """``F(x)`` on a batch of states, rows at a time to bound memory. Shape: (R, C, N) -> (R, C, N)."""
     R, C, N = states.shape
     rows = max(1, (1 << 22) // max(1, C * N))
-    out = []
-    for i in range(0, R, rows):
-        x = states[i:i + rows]
-        F = model64.vector_field(x, u.expand(*x.shape[:-1], -1))
-        out.append(F - x if model64.time == "discrete" else F)
-    return torch.cat(out, dim=0)
+    field = model64.at_input(u)
+    return torch.cat([field.residual(states[i:i + rows]) for i in range(0, R, rows)], dim=0)
 
 
 def _assemble(X, Y, U, V, state_speed, basis, origin, u, labels, model) -> FlowField:
@@ -436,7 +429,7 @@ def flow_field_from_pca(
 
 
 def latent_flow_field(
-    model: RateRNN,
+    model: AbstractRNN,
     inputs: torch.Tensor | None = None,
     *,
     input_channel: int | None = None,
@@ -444,7 +437,7 @@ def latent_flow_field(
     states: torch.Tensor | None = None,
     resolution: int = 25,
 ) -> FlowField:
-    """The exact 2-D flow of a low-rank :class:`~rnnscope.models.RateRNN` in its latent coordinates.
+    """The exact 2-D flow of a low-rank network in its latent coordinates.
 
     Rank two: coordinates ``(kappa1, kappa2)`` on the plane ``x = m1 kappa1 + m2 kappa2 + I u + b``.
     Rank one: ``(kappa, w)`` on ``x = m kappa + I_k w + c``, with ``I_k`` the column of the input
@@ -454,7 +447,8 @@ def latent_flow_field(
     orthonormal), computed in O(N K) per grid point.
 
     Args:
-        model: a low-rank RateRNN (``rank`` 1 or 2) without random bulk (``bulk_g = 0``).
+        model: a low-rank network (its :meth:`~rnnscope.models.AbstractRNN.low_rank_factors` given,
+            rank 1 or 2, without random bulk), e.g. a RateRNN with ``rank`` 1 or 2 and ``bulk_g = 0``.
         inputs: the constant input (input_size,); None for zero input.
         input_channel: rank one only: the input whose direction is the second coordinate.
         extent, states, resolution: as in :func:`flow_field` (``states`` are projected on the plane).
@@ -463,14 +457,15 @@ def latent_flow_field(
         A :class:`FlowField` labelled ``("kappa1", "kappa2")`` or ``("kappa", "v<k>")``.
     """
     own = "latent_flow_field"
-    if not isinstance(model, RateRNN) or model.rank is None:
-        got = type(model).__name__ if not isinstance(model, RateRNN) else "a full-rank RateRNN"
-        raise ConfigError(f"The 'model' parameter of {own} must be a low-rank RateRNN (rank 1 or 2). "
-                          f"Got {got} instead.")
-    if model.bulk is not None:
+    model = _check_model(own, model)
+    factors = model.low_rank_factors()
+    if factors is None:
+        raise ConfigError(f"The 'model' parameter of {own} must be a low-rank network (rank 1 or 2; its "
+                          f"low_rank_factors() are None). Got {type(model).__name__} instead.")
+    if factors.bulk is not None:
         raise ConfigError(f"The 'model' parameter of {own} must have no random bulk (bulk_g = 0): the reduced "
-                          f"dynamics is exact only then. Got bulk_g={model.bulk_g:g} instead.")
-    K = model.rank
+                          f"dynamics is exact only then. Got bulk_g={factors.bulk_g:g} instead.")
+    K = factors.rank
     if K == 2 and input_channel is not None:
         raise ConfigError(f"The 'input_channel' parameter of {own} applies to rank-one networks only (a rank-two "
                           f"network already has two latent coordinates). Got {input_channel!r} instead.")
@@ -488,18 +483,19 @@ def latent_flow_field(
     u = _check_inputs(own, model, inputs)
     resolution = check_int(own, "resolution", resolution, low=2)
     m64 = _model64(model)
+    f64 = m64.low_rank_factors()
     N = model.hidden_size
     with torch.no_grad():
-        M, Nn = m64.m, m64.n
+        M, Nn = f64.m, f64.n
         if K == 2:
             B = M.T.clone()
-            o = m64.drive(u)
+            o = m64.at_input(u).drive
             labels = ("kappa1", "kappa2")
         else:
-            B = torch.stack([M[:, 0], m64.input_weight[:, input_channel]])
+            B = torch.stack([M[:, 0], f64.input_weight[:, input_channel]])
             u_rest = u.clone()
             u_rest[input_channel] = 0.0
-            o = m64.drive(u_rest)
+            o = m64.at_input(u_rest).drive
             labels = ("kappa", f"v{input_channel}")
         B = _check_basis(own, B, N, name="latent basis (m vectors, resp. m and the input column)")
         P = torch.linalg.pinv(B.T)
@@ -513,13 +509,13 @@ def latent_flow_field(
         box = _extent(own, extent, states, project)
         X, Y = _grid(box, resolution)
         x = _plane_states(o, B, X, Y)
-        target = m64.phi(x) @ Nn / N  # (R, C, K): N^T phi(x) / N_units
+        target = f64.phi(x) @ Nn / N  # (R, C, K): N^T phi(x) / N_units
         if K == 2:
             U, V = target[..., 0] - X, target[..., 1] - Y
         else:
             U, V = target[..., 0] - X, u[input_channel] - Y
         if model.time == "continuous":
-            U, V = U / model.tau, V / model.tau
+            U, V = U / model.time_constant, V / model.time_constant
         # F = U b0 + V b1 exactly, so |F| in state space follows from the Gram matrix of the basis
         G = B @ B.T
         state_speed = (U * U * G[0, 0] + 2 * U * V * G[0, 1] + V * V * G[1, 1]).clamp_min(0).sqrt()

@@ -13,7 +13,6 @@ Modes are sorted from the slowest: decreasing real part (continuous time) or mod
 
 from __future__ import annotations
 
-import copy
 import math
 from dataclasses import dataclass
 
@@ -22,110 +21,9 @@ import torch
 from .._validation import check_float, check_int
 from ..errors import ConfigError, ShapeError
 from ..models._base import AbstractRNN
+from ..numerics import left_eigenvectors, lu_factor, sorted_eig
 
 __all__ = ["Linearisation", "linearise", "LineAttractorReport", "line_attractor_report"]
-
-
-# ---------------------------------------------------------------------------------------------- LU
-# Above this size, batched LU factorisations on the CPU are done one matrix at a time: torch calls
-# LAPACK's getrf from several threads at once, and MKL's row swaps (DLASWP) then corrupt the pivots of
-# matrices larger than ~150 -- wrong solutions, or "Pivots given to lu_solve must all be ..." errors
-# (pytorch/pytorch#142815; fix proposed in pytorch/pytorch#181570). Seen with torch 2.13 and 2 threads.
-_BATCHED_LU_MAX = 128
-
-
-def _lu_factor(A: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """``torch.linalg.lu_factor_ex`` that avoids the CPU batched-LU race on large matrices.
-
-    Shape: (..., n, n) -> LU (..., n, n), pivots (..., n), info (...)
-    """
-    n = A.shape[-1]
-    if A.ndim == 2 or n <= _BATCHED_LU_MAX or A.device.type != "cpu":
-        return torch.linalg.lu_factor_ex(A)
-    flat = A.reshape(-1, n, n)
-    parts = [torch.linalg.lu_factor_ex(a) for a in flat]
-    batch = A.shape[:-2]
-    return (torch.stack([p[0] for p in parts]).reshape(A.shape),
-            torch.stack([p[1] for p in parts]).reshape(*batch, n),
-            torch.stack([p[2] for p in parts]).reshape(batch))
-
-
-def _solve(A: torch.Tensor, B: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """``torch.linalg.solve_ex(A, B)`` for a batch of vectors B (..., n), through :func:`_lu_factor`.
-
-    Returns the solutions (non-finite where A is singular) and LAPACK's info (0: success)."""
-    LU, pivots, info = _lu_factor(A)
-    return torch.linalg.lu_solve(LU, pivots, B.unsqueeze(-1)).squeeze(-1), info
-
-
-# ---------------------------------------------------------------------------------------------- eigen
-def _eig(matrices: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """Eigen-decomposition that survives LAPACK's rare failures to converge.
-
-    Exactly structured matrices (rank one with entries +-c, say) can make the QR algorithm fail;
-    such a matrix is rotated by a fixed random orthogonal Q: ``Q^T A Q`` has the same eigenvalues,
-    and eigenvectors ``Q^T V``.
-    """
-    try:
-        return torch.linalg.eig(matrices)
-    except torch.linalg.LinAlgError:
-        pass
-    flat = matrices.reshape(-1, *matrices.shape[-2:])
-    N = flat.shape[-1]
-    gen = torch.Generator().manual_seed(0)
-    Q = torch.linalg.qr(torch.randn(N, N, generator=gen, dtype=torch.float64))[0].to(flat)
-    vals, vecs = [], []
-    for A in flat:
-        try:
-            w, v = torch.linalg.eig(A)
-        except torch.linalg.LinAlgError:
-            w, v = torch.linalg.eig(Q.T @ A @ Q)
-            v = Q.to(v.dtype) @ v
-        vals.append(w)
-        vecs.append(v)
-    return (torch.stack(vals).reshape(*matrices.shape[:-1]),
-            torch.stack(vecs).reshape(*matrices.shape))
-
-
-def _sorted_eig(jacobian: torch.Tensor, time: str) -> tuple[torch.Tensor, torch.Tensor]:
-    """Eigenvalues sorted from the slowest mode and unit right eigenvectors (columns).
-
-    Slowest first: decreasing real part (continuous) or modulus (discrete); a conjugate pair puts the
-    positive imaginary part first. Each eigenvector is scaled to unit norm and rotated so that its
-    largest entry is real and positive (a deterministic phase).
-
-    Shape: (..., N, N) -> (..., N), (..., N, N)
-    """
-    return _sort_and_normalise(*_eig(jacobian), time)
-
-
-def _sort_and_normalise(vals: torch.Tensor, vecs: torch.Tensor, time: str) -> tuple[torch.Tensor, torch.Tensor]:
-    """The ordering and normalisation of :func:`_sorted_eig` applied to an eigen-decomposition."""
-    key = vals.abs() if time == "discrete" else vals.real
-    order = torch.argsort(vals.imag, dim=-1, descending=True, stable=True)
-    order = order.gather(-1, torch.argsort(key.gather(-1, order), dim=-1, descending=True, stable=True))
-    vals = vals.gather(-1, order)
-    vecs = vecs.gather(-1, order.unsqueeze(-2).expand_as(vecs))
-    vecs = vecs / vecs.norm(dim=-2, keepdim=True).clamp_min(1e-300)
-    big = vecs.abs().argmax(dim=-2, keepdim=True)
-    top = vecs.gather(-2, big)
-    vecs = vecs * (top.conj() / top.abs().clamp_min(1e-300))
-    return vals, vecs
-
-
-def _left_eigenvectors(right: torch.Tensor) -> torch.Tensor:
-    """Left eigenvectors as columns, ``L = (R^{-1})^H`` so that ``L^H R = I``.
-
-    Where R is singular (a repeated eigenvalue whose computed eigenvectors are dependent) the
-    pseudo-inverse stands in; biorthogonality then holds only on the span of R.
-    """
-    LU, pivots, info = _lu_factor(right)
-    eye = torch.eye(right.shape[-1], dtype=right.dtype, device=right.device)
-    inverse = torch.linalg.lu_solve(LU, pivots, eye.expand_as(right))
-    bad = (info != 0) | ~torch.isfinite(inverse).all(dim=(-2, -1))
-    if bool(bad.any()):
-        inverse = torch.where(bad[..., None, None], torch.linalg.pinv(right), inverse)
-    return inverse.mH
 
 
 def _rates(eigenvalues: torch.Tensor, time: str, dt: float) -> torch.Tensor:
@@ -147,15 +45,16 @@ class Linearisation:
         eigenvalues: complex, sorted from the slowest mode (see the module docstring).
         right_eigenvectors: unit right eigenvectors, as columns, in the same order.
         left_eigenvectors: left eigenvectors, as columns, with ``L^H R = I``.
-        input_directions: the direction each input pushes the state in (column k: the change of
-            the drive for a unit input on channel k; for a RateRNN the columns of its input weights).
+        input_directions: the direction each input pushes the state in: column k is the change of
+            the vector field for a unit input on channel k at each state (``d f / d u``; for a
+            continuous-time rate network ``I / tau``, the columns of its input weights over tau).
         time: ``"continuous"`` or ``"discrete"``.
         dt: time step in ms (time constants of discrete-time modes).
 
     Shape:
         - states: (..., N); inputs: (..., input_size); jacobian: (..., N, N)
         - eigenvalues: (..., N); right_eigenvectors, left_eigenvectors: (..., N, N)
-        - input_directions: (N, input_size)
+        - input_directions: (..., N, input_size)
     """
 
     states: torch.Tensor
@@ -209,7 +108,7 @@ class Linearisation:
         left = self.left_eigenvectors[..., :, self._mode(mode)]
         B = self.input_directions.to(left.dtype)
         dots = (left.conj().unsqueeze(-2) @ B).squeeze(-2).abs()
-        norms = left.norm(dim=-1, keepdim=True) * self.input_directions.norm(dim=0)
+        norms = left.norm(dim=-1, keepdim=True) * self.input_directions.norm(dim=-2)
         return dots / norms
 
 
@@ -255,19 +154,31 @@ def linearise(model: AbstractRNN, state, inputs: torch.Tensor | None = None) -> 
         except RuntimeError:
             raise ShapeError(f"The 'inputs' parameter of {own} must broadcast to the states' leading shape "
                              f"{tuple(x.shape[:-1])}. Got {tuple(u.shape)} instead.") from None
-    m64 = copy.deepcopy(model).to(torch.float64)
-    m64.requires_grad_(False)
+    m64 = model.for_analysis()
     with torch.no_grad():
         jac = m64.jacobian(x, u)
-        vals, right = _sorted_eig(jac, model.time)
-        left = _left_eigenvectors(right)
-        eye = torch.eye(I, dtype=torch.float64, device=device)
-        directions = (m64.drive(eye) - m64.drive(torch.zeros_like(eye))).T if I > 0 else x.new_zeros(N, 0)
+        vals, right = sorted_eig(jac, model.time)
+        left = left_eigenvectors(right)
+    directions = _input_jacobian(m64, x, u)
     return Linearisation(
         states=x.cpu(), inputs=u.cpu(), jacobian=jac.cpu(), eigenvalues=vals.cpu(),
         right_eigenvectors=right.cpu(), left_eigenvectors=left.cpu(), input_directions=directions.cpu(),
         time=model.time, dt=float(model.dt),
     )
+
+
+def _input_jacobian(model: AbstractRNN, x: torch.Tensor, u: torch.Tensor) -> torch.Tensor:
+    """``d f(x, u) / d u`` at each state by autograd. Shape: (..., N), (..., I) -> (..., N, I)."""
+    N, I = x.shape[-1], u.shape[-1]
+    if I == 0:
+        return x.new_zeros(*x.shape, 0)
+    flat_x, flat_u = x.reshape(-1, N), u.reshape(-1, I)
+    with torch.enable_grad():
+        uu = flat_u.clone().requires_grad_(True)
+        out = model.flow(flat_x, model.drive(uu))
+        eye = torch.eye(N, dtype=out.dtype, device=out.device)
+        (grads,) = torch.autograd.grad(out, uu, eye[:, None, :].expand(N, *out.shape), is_grads_batched=True)
+    return grads.permute(1, 0, 2).reshape(*x.shape, I).detach()
 
 
 # ---------------------------------------------------------------------------------------------- line attractors

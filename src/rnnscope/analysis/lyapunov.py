@@ -18,7 +18,6 @@ by a given input sequence.
 
 from __future__ import annotations
 
-import copy
 import json
 import math
 import sys
@@ -33,7 +32,8 @@ from .._threads import few_threads
 from .._validation import check_bool, check_choice, check_float, check_int
 from ..dynamics import euler_step
 from ..errors import CheckpointError, ConfigError, RnnscopeError, ShapeError
-from ..models import AbstractRNN, RateRNN
+from .._version import __version__
+from ..models import AbstractRNN
 
 __all__ = [
     "LyapunovSpectrum",
@@ -130,8 +130,6 @@ class LyapunovSpectrum:
     def save(self, path: str | Path) -> None:
         """Write the result to one safetensors file (tensors plus JSON metadata)."""
         from safetensors.torch import save_file
-
-        from .. import __version__
 
         tensors = {
             "exponents": self.exponents,
@@ -233,7 +231,7 @@ def _prepare(owner: str, model: AbstractRNN, inputs, initial_state, seed: int, d
     check_choice(owner, "dtype", dtype, (torch.float64, torch.float32))
     with torch.no_grad():
         same = all(p.dtype == dtype for p in model.parameters() if p.is_floating_point())
-        work = model if same else copy.deepcopy(model).to(dtype)
+        work = model if same else model.for_analysis(dtype)
         device = work.initial_state(1).device
         I = model.input_size
         if inputs is None:
@@ -264,7 +262,7 @@ def _prepare(owner: str, model: AbstractRNN, inputs, initial_state, seed: int, d
                                  f"Got {tuple(x0.shape)} instead.")
             x0 = x0.to(device=device, dtype=dtype)
     continuous = work.time == "continuous"
-    tau = float(work.tau) if continuous and isinstance(work, RateRNN) else None
+    tau = float(work.time_constant) if continuous and work.time_constant is not None else None
     return _Setup(work, x0.clone(), u, drive, float(work.dt) if continuous else 1.0, gen, tau)
 
 
@@ -285,50 +283,37 @@ def _show_progress(owner: str, progress) -> bool:
 
 # ---------------------------------------------------------------------------------------- the loop
 class _Tangent:
-    """State plus k tangent vectors, advanced by the Euler map (or discrete map) and its Jacobian."""
+    """State plus k tangent vectors, advanced by the Euler map (or discrete map) and its Jacobian.
+
+    The tangent vectors move with the model's :meth:`~rnnscope.models.AbstractRNN.jacobian_product_fn`:
+    ``Q <- Q + dt A(x) Q`` (continuous) or ``Q <- A(x) Q`` (discrete), in place. A rate network does
+    this without the N x N Jacobian (one product with J per step); other models form A(x).
+    """
 
     def __init__(self, s: _Setup, Q: torch.Tensor) -> None:
         m = s.model
         self.s = s
         self.x = s.x0
-        self.Q = Q
+        self.Q = Q.contiguous()
         self.flow = m.flow_fn()
+        self.jvp = m.jacobian_product_fn()
         self.continuous = m.time == "continuous"
         self.T = s.drive.shape[0]
-        # fast path for rate networks: J once, J @ (phi' * Q) per step, never the N x N Jacobian per step
-        self.fast = isinstance(m, RateRNN)
-        if self.fast:
-            self.J = m.recurrent_matrix().detach().to(s.x0.dtype)
-            self.alpha = m.alpha
-            self.Q = Q.contiguous()
-            self.buf = torch.empty_like(self.Q)
 
     def advance_state(self, g: int) -> None:
         self.x = euler_step(self.s.model, self.flow, self.x, self.s.drive[g % self.T])
 
     def advance(self, g: int) -> None:
-        x = self.x
-        if self.fast:
-            dphi = self.s.model.phi.derivative(x)
-            torch.mul(self.Q, dphi[:, None], out=self.buf)
-            if self.continuous:  # Q <- (1 - alpha) Q + alpha J (phi' Q): one in-place BLAS call, no copy
-                self.Q.addmm_(self.J, self.buf, beta=1.0 - self.alpha, alpha=self.alpha)
-            else:
-                torch.mm(self.J, self.buf, out=self.Q)
+        drive = self.s.drive[g % self.T]
+        if self.continuous:  # Q <- Q + dt A Q
+            self.jvp(self.x, self.Q, drive, scale=self.s.model.dt, add=1.0, out=self.Q)
         else:
-            jac = self.s.model.jacobian(x, self.s.inputs[g % self.T])
-            if self.continuous:  # (I + dt jac) Q
-                self.Q = torch.addmm(self.Q, jac, self.Q, alpha=self.s.model.dt)
-            else:
-                self.Q = jac @ self.Q
+            self.Q = self.jvp(self.x, self.Q, drive)
         self.advance_state(g)
 
     def renormalise(self) -> torch.Tensor:
         Q, logs = _orthonormalise(self.Q)
-        if self.fast:  # keep the buffer row-major (QR returns column-major)
-            self.Q.copy_(Q)
-        else:
-            self.Q = Q
+        self.Q.copy_(Q)  # keep the buffer row-major (QR returns column-major)
         return logs
 
 

@@ -1,14 +1,22 @@
-"""The one simulation loop every model runs through."""
+"""The one simulation loop every model runs through.
+
+This layer sits below :mod:`rnnscope.models`: it runs any object that follows the model contract
+(:class:`~rnnscope.models.AbstractRNN`) and needs nothing else from it, so it names the class in
+annotations only.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import torch
 
 from ..errors import ShapeError
-from ..models._base import AbstractRNN
+
+if TYPE_CHECKING:  # the loop asks the model only through the contract; models import this module
+    from ..models._base import AbstractRNN
 
 __all__ = ["Trajectory", "simulate", "euler_step"]
 

@@ -226,8 +226,13 @@ class Hopfield(AbstractRNN):
         """Overlaps ``(1/N) xi^mu . tanh(beta x)`` with each pattern. Shape: (..., N) -> (..., P)."""
         return self.rates(x) @ self.patterns.T.to(x.dtype) / self.hidden_size
 
-    def jacobian(self, x: torch.Tensor, inputs: torch.Tensor | None = None) -> torch.Tensor:
-        """``(-I + beta J diag(1 - tanh^2(beta x))) / tau``; independent of the inputs.
+    @property
+    def time_constant(self) -> float:
+        """tau (ms)."""
+        return self.tau
+
+    def flow_jacobian(self, x: torch.Tensor, drive: torch.Tensor) -> torch.Tensor:
+        """``(-I + beta J diag(1 - tanh^2(beta x))) / tau``; independent of the drive.
 
         Shape: x (..., N) -> (..., N, N).
         """

@@ -16,7 +16,7 @@ from torch import nn
 
 from .._validation import check_bool, check_choice, check_float, check_int
 from ..errors import ConfigError, ShapeError
-from ._base import AbstractRNN
+from ._base import AbstractRNN, LowRankFactors
 from ._fused import FUSED_NONLINEARITIES, fused_simulation
 from ._nonlinearity import Nonlinearity, resolve_nonlinearity
 
@@ -427,10 +427,16 @@ class RateRNN(AbstractRNN):
     def initial_state(self, batch_size: int) -> torch.Tensor:
         return self.x0.expand(batch_size, self.hidden_size)
 
-    def jacobian(self, x: torch.Tensor, inputs: torch.Tensor | None = None) -> torch.Tensor:
+    # ------------------------------------------------------------------ the analysis contract
+    @property
+    def time_constant(self) -> float | None:
+        """tau in continuous time; None in discrete time."""
+        return self.tau if self.time == "continuous" else None
+
+    def flow_jacobian(self, x: torch.Tensor, drive: torch.Tensor) -> torch.Tensor:
         """``(-I + J diag(phi'(x))) / tau`` (continuous) or ``J diag(phi'(x))`` (discrete).
 
-        Shape: x (..., N) -> (..., N, N). Independent of the inputs for this model.
+        Shape: x (..., N) -> (..., N, N). Independent of the drive for this model.
         """
         J = self.recurrent_matrix().to(x.dtype)
         jac = J * self.phi.derivative(x)[..., None, :]
@@ -438,6 +444,53 @@ class RateRNN(AbstractRNN):
             return jac
         eye = torch.eye(self.hidden_size, dtype=x.dtype, device=x.device)
         return (jac - eye) / self.tau
+
+    def jacobian_product_fn(self):
+        """``scale * A(x) Q + add * Q`` as ``a J (phi'(x) * Q) + b Q``: one product with J (prepared
+        once; ``m (n^T .) / N`` for low rank, O(N K) per vector) and never the N x N Jacobian."""
+        derivative = self.phi.derivative
+        continuous = self.time == "continuous"
+        tau, N = self.tau, self.hidden_size
+        exact_low_rank = self.rank is not None and self.bulk is None
+        if exact_low_rank:
+            m, n = self.m, self.n
+        else:
+            J = self.recurrent_matrix()
+        buffers: dict[tuple, torch.Tensor] = {}
+
+        def jvp(x: torch.Tensor, Q: torch.Tensor, drive: torch.Tensor, *, scale: float = 1.0, add: float = 0.0,
+                out: torch.Tensor | None = None) -> torch.Tensor:
+            key = (tuple(Q.shape), Q.dtype, Q.device)
+            DQ = buffers.get(key)
+            if DQ is None:
+                DQ = buffers[key] = torch.empty_like(Q, memory_format=torch.contiguous_format)
+            torch.mul(Q, derivative(x)[..., :, None], out=DQ)
+            a, b = (scale / tau, add - scale / tau) if continuous else (scale, add)
+            if exact_low_rank:
+                JDQ = m.to(Q.dtype) @ (n.to(Q.dtype).T @ DQ) / N
+                result = a * JDQ if b == 0.0 else torch.add(b * Q, JDQ, alpha=a)
+                return result if out is None else out.copy_(result)
+            W = J.to(Q.dtype)
+            if Q.ndim == 2:
+                if out is Q:  # in place: one BLAS call, no copy (DQ holds what Q was)
+                    return Q.addmm_(W, DQ, beta=b, alpha=a)
+                return torch.addmm(Q, W, DQ, beta=b, alpha=a, out=out) if out is not None \
+                    else torch.addmm(Q, W, DQ, beta=b, alpha=a)
+            result = a * (W @ DQ) if b == 0.0 else torch.add(b * Q, W @ DQ, alpha=a)
+            return result if out is None else out.copy_(result)
+
+        return jvp
+
+    def low_rank_factors(self) -> LowRankFactors | None:
+        """``m``, ``n`` (and the random bulk, if any) of a low-rank network; None for full rank."""
+        if self.rank is None:
+            return None
+        return LowRankFactors(
+            m=self.m, n=self.n, phi=self.phi, input_weight=self.input_weight, bias=self.bias,
+            output_weight=self.output_weight, output_bias=self.output_bias,
+            readout_from_rates=self.readout_kind == "rates",
+            bulk=None if self.bulk is None else self.bulk_g * self.bulk, bulk_g=self.bulk_g,
+        )
 
     def config(self) -> dict[str, Any]:
         """The constructor arguments that rebuild this architecture (weights excluded)."""

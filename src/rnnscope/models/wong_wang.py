@@ -218,8 +218,8 @@ class WongWang(AbstractRNN):
     def rates(self, x: torch.Tensor) -> torch.Tensor:
         return self.readout(x)
 
-    def jacobian(self, x: torch.Tensor, inputs: torch.Tensor | None = None) -> torch.Tensor:
-        """Analytic Jacobian of the flow (independent of the input). Shape: (..., 4) -> (..., 4, 4)."""
+    def flow_jacobian(self, x: torch.Tensor, drive: torch.Tensor) -> torch.Tensor:
+        """Analytic Jacobian of the flow (independent of the drive). Shape: (..., 4) -> (..., 4, 4)."""
         S1, S2 = x[..., 0], x[..., 1]
         xi = self.synaptic_input(x)
         r, dr = self.H(xi), self.H_prime(xi)

@@ -1,7 +1,7 @@
 """Dynamical systems and fitting rate networks to them (Doya 1993).
 
 - :class:`VanDerPol`, :class:`Bistable`, :class:`Lorenz`: vector fields with precise trajectories
-  (scipy ``solve_ivp``);
+  (:func:`rnnscope.numerics.integrate`);
 - :func:`fit_dynamical_system`: train a :class:`~rnnscope.models.RateRNN` with the one trainer to
   reproduce a system's trajectories, then check that it has the system's attractors
   (:meth:`FittedSystem.period`, :meth:`FittedSystem.fixed_points`).

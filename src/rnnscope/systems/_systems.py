@@ -3,7 +3,7 @@
 Each system is a frozen dataclass with its parameters; :meth:`DynamicalSystem.vector_field` is
 ``dx/dt = f(x)`` (time in the system's own units), and :meth:`DynamicalSystem.trajectories`
 integrates many initial conditions at once with an adaptive high-order Runge-Kutta method
-(scipy ``solve_ivp``, DOP853, rtol 1e-10, atol 1e-12 by default) and samples them on a regular grid.
+(:func:`rnnscope.numerics.integrate`: DOP853, rtol 1e-10, atol 1e-12 by default) and samples them on a regular grid.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ import numpy as np
 
 from .._validation import check_float, check_int
 from ..errors import ConfigError, ShapeError
+from ..numerics import integrate
 
 __all__ = ["DynamicalSystem", "SystemTrajectories", "VanDerPol", "Bistable", "Lorenz", "limit_cycle_period"]
 
@@ -78,8 +79,6 @@ class DynamicalSystem(abc.ABC):
             - initial_conditions: (batch, dim) or (dim,)
             - returns states (batch, round(duration / dt) + 1, dim)
         """
-        from scipy.integrate import solve_ivp
-
         own = f"{type(self).__name__}.trajectories"
         duration = check_float(own, "duration", duration, low=0, low_inclusive=False)
         dt = check_float(own, "dt", dt, low=0, low_inclusive=False, high=duration)
@@ -93,15 +92,8 @@ class DynamicalSystem(abc.ABC):
             raise ConfigError(f"The 'initial_conditions' parameter of {own} must be finite.")
         n_steps = int(round(duration / dt))
         times = dt * np.arange(n_steps + 1)
-        B, D = x0.shape
-
-        def rhs(_t, y):
-            return self.vector_field(y.reshape(B, D)).ravel()
-
-        sol = solve_ivp(rhs, (0.0, times[-1]), x0.ravel(), method="DOP853", t_eval=times, rtol=rtol, atol=atol)
-        if not sol.success:  # pragma: no cover - scipy failure
-            raise ConfigError(f"{own}: the integration failed: {sol.message}")
-        states = sol.y.T.reshape(len(times), B, D).transpose(1, 0, 2)
+        sol = integrate(self.vector_field, x0, times[-1], t_eval=times, rtol=rtol, atol=atol)
+        states = sol.y.transpose(1, 0, 2)
         return SystemTrajectories(times=times, states=np.ascontiguousarray(states), dt=dt)
 
 
@@ -132,16 +124,13 @@ class VanDerPol(DynamicalSystem):
         Integrates from (2, 0) for ``transient`` time units, then over ``cycles`` more periods
         (DOP853, rtol 1e-12), and returns the mean interval between crossings.
         """
-        from scipy.integrate import solve_ivp
-
         def crossing(_t, y):
             return y[0]
 
         crossing.direction = 1.0
-        f = lambda _t, y: self.vector_field(y)  # noqa: E731
-        warm = solve_ivp(f, (0, transient), [2.0, 0.0], method="DOP853", rtol=1e-12, atol=1e-12)
-        sol = solve_ivp(f, (0, (cycles + 2) * 2 * math.pi * max(1.0, self.mu)), warm.y[:, -1], method="DOP853",
-                        rtol=1e-12, atol=1e-12, events=crossing)
+        warm = integrate(self.vector_field, [2.0, 0.0], transient, rtol=1e-12, atol=1e-12)
+        sol = integrate(self.vector_field, warm.y[-1], (cycles + 2) * 2 * math.pi * max(1.0, self.mu),
+                        rtol=1e-12, atol=1e-12, events=[crossing])
         t = sol.t_events[0]
         return float(np.diff(t).mean())
 

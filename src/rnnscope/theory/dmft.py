@@ -40,10 +40,11 @@ from typing import Any
 import numpy as np
 import torch
 from numpy.polynomial import hermite_e
-from scipy import integrate, optimize
+from scipy import optimize
 
 from .._validation import check_choice, check_float, check_int
 from ..errors import ShapeError
+from ..numerics import integrate
 
 __all__ = ["DMFTSolution", "dmft", "empirical_autocorrelation"]
 
@@ -308,11 +309,11 @@ def dmft(
     too_low.terminal = True
     turned.terminal = True
     turned.direction = 1.0
-    sol = integrate.solve_ivp(rhs, (0.0, max_lag), np.array([d0, 0.0]), method="DOP853", rtol=rtol,
-                              atol=1e-12 * d0, events=(too_low, turned), dense_output=True)
+    sol = integrate(lambda y: rhs(0.0, y), np.array([d0, 0.0]), max_lag, rtol=rtol, atol=1e-12 * d0,
+                    events=(too_low, turned), dense_output=True)
     end = float(sol.t[-1])
     lags = np.linspace(0.0, end, max(int(math.ceil(end / _GRID)), 2) + 1)
-    values, velocity = sol.sol(lags)
+    values, velocity = sol.dense(lags)
     return DMFTSolution(g=g, phi=phi, delta0=d0, delta_infinity=0.0, static_delta0=static, chaotic=True,
                         decay_rate=decay, hermite_coefficients=a, _lags=lags, _values=values, _velocity=velocity)
 

@@ -56,10 +56,10 @@ import torch
 from numpy.polynomial.hermite_e import hermegauss
 
 from .._validation import check_bool, check_float, check_int
-from ..analysis.flow_field import FlowField
+from ..analysis.flow_field import FlowField, _extent, _grid
 from ..errors import ConfigError, ShapeError
-from ..models._nonlinearity import Nonlinearity, resolve_nonlinearity
-from ..models.rate_rnn import RateRNN
+from ..models import AbstractRNN, LowRankFactors, Nonlinearity, RateRNN, resolve_nonlinearity
+from ..numerics import NonlinearSystem, integrate, newton_search, unique_points
 
 __all__ = [
     "GaussianMixtureLoadings",
@@ -93,32 +93,42 @@ def _columns(rank: int, input_size: int, output_size: int, bias: bool) -> tuple[
             + (("b",) if bias else ()))
 
 
-def loadings_of(model: RateRNN, *, bias: bool | None = None) -> torch.Tensor:
-    """The per-unit loadings of a low-rank RateRNN, one row per unit.
+def loadings_of(model: AbstractRNN, *, bias: bool | None = None) -> torch.Tensor:
+    """The per-unit loadings of a low-rank network, one row per unit.
 
     Columns: ``m_1..m_K, n_1..n_K, I_1..I_D, w_1..w_O`` and, if the model has a bias (or
     ``bias=True``), ``b``; ``w = N_units * W_out^T`` (Dubreuil et al.'s readout ``phi(x) . w / N``).
 
     Args:
-        model: a RateRNN with ``rank`` set (a random bulk, if any, is not a loading and is ignored).
+        model: any model whose :meth:`~rnnscope.models.AbstractRNN.low_rank_factors` are given (a
+            low-rank RateRNN); a random bulk, if any, is not a loading and is ignored.
         bias: include the bias column; None: whenever the model has a bias.
 
     Shape:
         - returns: (hidden_size, 2 rank + input_size + output_size [+ 1]), float64
     """
     own = "loadings_of"
-    if not isinstance(model, RateRNN) or model.rank is None:
-        got = type(model).__name__ if not isinstance(model, RateRNN) else "a full-rank RateRNN"
-        raise ConfigError(f"The 'model' parameter of {own} must be a low-rank RateRNN (rank set). Got {got} instead.")
+    f = _factors(own, model)
     if bias is None:
-        bias = model.bias is not None
+        bias = f.bias is not None
     check_bool(own, "bias", bias)
-    N = model.hidden_size
+    N = f.hidden_size
     with torch.no_grad():
-        cols = [model.m, model.n, model.input_weight, N * model.output_weight.T]
+        cols = [f.m, f.n, f.input_weight, N * f.output_weight.T]
         if bias:
-            cols.append(model.bias[:, None] if model.bias is not None else model.m.new_zeros(N, 1))
+            cols.append(f.bias[:, None] if f.bias is not None else f.m.new_zeros(N, 1))
         return torch.cat([c.detach().to("cpu", _F64) for c in cols], dim=1)
+
+
+def _factors(owner: str, model: Any) -> LowRankFactors:
+    if not isinstance(model, AbstractRNN):
+        raise ConfigError(f"The 'model' parameter of {owner} must be an AbstractRNN with low-rank connectivity. "
+                          f"Got {type(model).__name__} instead.")
+    f = model.low_rank_factors()
+    if f is None:
+        raise ConfigError(f"The 'model' parameter of {owner} must be a low-rank network (its low_rank_factors() "
+                          f"are None: e.g. a full-rank RateRNN). Got {type(model).__name__} instead.")
+    return f
 
 
 @dataclass(frozen=True, eq=False)
@@ -314,17 +324,18 @@ class GaussianMixtureLoadings:
                    output_bias=output_bias, bic=bic)
 
     @classmethod
-    def from_network(cls, model: RateRNN, *, n_components: int | None = None, max_components: int = 4,
+    def from_network(cls, model: AbstractRNN, *, n_components: int | None = None, max_components: int = 4,
                      bias: bool | None = None, n_init: int = 5, seed: int = 0) -> GaussianMixtureLoadings:
-        """Fit a mixture to the loadings of a low-rank RateRNN (:func:`loadings_of`); see :meth:`fit`.
+        """Fit a mixture to the loadings of a low-rank network (:func:`loadings_of`); see :meth:`fit`.
 
         The readout bias is carried along; the initial state is not a loading (a learnt one is not
         resampled).
         """
         X = loadings_of(model, bias=bias)
-        has_bias = X.shape[1] == 2 * model.rank + model.input_size + model.output_size + 1
-        return cls.fit(X, rank=model.rank, input_size=model.input_size, output_size=model.output_size,
-                       bias=has_bias, output_bias=model.output_bias.detach(), n_components=n_components,
+        f = _factors("GaussianMixtureLoadings.from_network", model)
+        has_bias = X.shape[1] == 2 * f.rank + model.input_size + model.output_size + 1
+        return cls.fit(X, rank=f.rank, input_size=model.input_size, output_size=model.output_size,
+                       bias=has_bias, output_bias=f.output_bias.detach(), n_components=n_components,
                        max_components=max_components, n_init=n_init, seed=seed)
 
     # ------------------------------------------------------------------ sampling
@@ -346,23 +357,30 @@ class GaussianMixtureLoadings:
         X = self.means[pop] + torch.einsum("nij,nj->ni", root[pop], z)
         return X, pop
 
-    def sample(self, n_units: int, *, seed: int = 0, like: RateRNN | None = None, **kwargs: Any) -> RateRNN:
+    def sample(self, n_units: int, *, seed: int = 0, like: AbstractRNN | None = None, **kwargs: Any) -> RateRNN:
         """A new low-rank RateRNN whose loadings are drawn from the mixture.
 
         Args:
             n_units: hidden_size of the new network.
             seed: seed of the draw (the model's own ``seed`` keyword seeds a bulk, if any).
-            like: copy the settings (tau, dt, time, nonlinearity, readout, noise levels) of this model.
+            like: copy the settings (time, dt, tau, nonlinearity, readout, noise levels) of this
+                low-rank model.
             **kwargs: any other RateRNN keyword, overriding ``like``.
         """
         X, _ = self.draw(n_units, seed=seed)
         settings: dict[str, Any] = {}
         if like is not None:
-            if not isinstance(like, RateRNN):
-                raise ConfigError(f"The 'like' parameter of GaussianMixtureLoadings.sample must be a RateRNN or "
-                                  f"None. Got {type(like).__name__} instead.")
-            settings = {k: v for k, v in like.config().items()
-                        if k in ("tau", "dt", "time", "nonlinearity", "readout", "noise_std", "input_noise_std")}
+            f = _factors("GaussianMixtureLoadings.sample (like)", like)
+            settings = {"time": like.time, "dt": like.dt, "readout": "rates" if f.readout_from_rates else "states",
+                        "input_noise_std": float(like.input_noise_std)}
+            if not f.phi.name.startswith("custom:"):
+                settings["nonlinearity"] = f.phi.name
+            sigma = like.process_noise_std
+            sigma = float(sigma.max()) if isinstance(sigma, torch.Tensor) else float(sigma)
+            if like.time == "continuous" and like.time_constant is not None:
+                settings["tau"] = like.time_constant
+                sigma /= math.sqrt(2.0 * like.dt / like.time_constant)
+            settings["noise_std"] = sigma
         settings.update(kwargs)
         settings.setdefault("dtype", torch.get_default_dtype())
         dtype = settings["dtype"]
@@ -451,12 +469,14 @@ class LowRankMeanField:
         self._w = torch.from_numpy(w / math.sqrt(2.0 * math.pi))
 
     @classmethod
-    def from_network(cls, model: RateRNN, loadings: GaussianMixtureLoadings) -> LowRankMeanField:
+    def from_network(cls, model: AbstractRNN, loadings: GaussianMixtureLoadings) -> LowRankMeanField:
         """The mean field of the network family ``loadings`` with ``model``'s phi, tau and bulk."""
-        if not isinstance(model, RateRNN):
-            raise ConfigError(f"The 'model' parameter of LowRankMeanField.from_network must be a RateRNN. "
-                              f"Got {type(model).__name__} instead.")
-        return cls(loadings, nonlinearity=model.phi, tau=model.tau, bulk_g=model.bulk_g)
+        own = "LowRankMeanField.from_network"
+        f = _factors(own, model)
+        if model.time != "continuous" or model.time_constant is None:
+            raise ConfigError(f"The 'model' parameter of {own} must be a continuous-time network with a time "
+                              f"constant. Got time={model.time!r}, time_constant={model.time_constant!r} instead.")
+        return cls(loadings, nonlinearity=f.phi, tau=model.time_constant, bulk_g=f.bulk_g)
 
     @property
     def rank(self) -> int:
@@ -634,8 +654,9 @@ class LowRankMeanField:
 
     def fixed_points(self, inputs: Any = None, *, extent: float | None = None, n_starts: int | None = None,
                      tol: float = 1e-10, tol_unique: float = 1e-5, eigenvalue_tol: float = 1e-9) -> MeanFieldFixedPoints:
-        """All fixed points of the latent dynamics found by root finding (``scipy.optimize.root``,
-        hybrid Powell with the analytic Jacobian) from a grid of starts.
+        """All fixed points of the latent dynamics, by the batched trust-region Newton solver of
+        :func:`rnnscope.numerics.newton_search` (the one that finds networks' fixed points) with the
+        analytic Jacobian, from a grid of starts.
 
         Args:
             inputs: the constant input (input_size,); None for zero input.
@@ -649,8 +670,6 @@ class LowRankMeanField:
         Returns:
             A :class:`MeanFieldFixedPoints`, ordered by number of unstable directions, then |kappa|.
         """
-        from scipy import optimize
-
         own = "LowRankMeanField.fixed_points"
         K = self.rank
         u = self._check_inputs(own, inputs, ())
@@ -665,29 +684,19 @@ class LowRankMeanField:
         tol = check_float(own, "tol", tol, low=0, low_inclusive=False)
         tol_unique = check_float(own, "tol_unique", tol_unique, low=0, low_inclusive=False)
         eigenvalue_tol = check_float(own, "eigenvalue_tol", eigenvalue_tol, low=0)
-        axes = [np.linspace(-extent, extent, n_starts)] * K
-        starts = np.stack(np.meshgrid(*axes, indexing="ij"), -1).reshape(-1, K)
-
-        def fun(k: np.ndarray) -> np.ndarray:
-            if not np.all(np.isfinite(k)):  # the solver wandered off: report a large residual
-                return np.full(K, 1e10)
-            return (self.velocity(torch.from_numpy(k), u) * self.tau).numpy()
-
-        def jac(k: np.ndarray) -> np.ndarray:
-            if not np.all(np.isfinite(k)):
-                return np.eye(K)
-            return (self.jacobian(torch.from_numpy(k), u) * self.tau).numpy()
-
-        found: list[np.ndarray] = []
-        for x0 in starts:
-            sol = optimize.root(fun, x0, jac=jac, method="hybr", tol=1e-13)
-            x = sol.x
-            if not np.all(np.isfinite(x)) or np.linalg.norm(fun(x)) > tol:
-                continue
-            if any(np.linalg.norm(x - y) <= tol_unique * (1 + np.linalg.norm(y)) for y in found):
-                continue
-            found.append(x)
-        kappa = torch.from_numpy(np.array(found, dtype=np.float64).reshape(-1, K))
+        axis = torch.linspace(-extent, extent, n_starts, dtype=_F64)
+        starts = torch.stack(torch.meshgrid(*[axis] * K, indexing="ij"), -1).reshape(-1, K)
+        system = NonlinearSystem(F=lambda k: self.velocity(k, u) * self.tau,
+                                 jacobian=lambda k: self.jacobian(k, u) * self.tau)
+        radius = tol_unique * (1.0 + extent)
+        with torch.no_grad():
+            kappa, q, conv = newton_search(system, starts, tol_q=0.5 * (0.1 * tol) ** 2, radius=radius,
+                                           trust_radius=max(extent, 1e-3), known=starts.new_zeros(0, K),
+                                           max_iterations=200, polish_steps=3, progress=False)
+        kappa, q = kappa[conv], q[conv]
+        ok = (2 * q).sqrt() <= tol
+        kappa, q = kappa[ok], q[ok]
+        kappa = kappa[unique_points(kappa, q, radius)]
         return self._describe(kappa, u, eigenvalue_tol)
 
     def _describe(self, kappa: torch.Tensor, u: torch.Tensor, eigenvalue_tol: float) -> MeanFieldFixedPoints:
@@ -748,20 +757,9 @@ class LowRankMeanField:
         a = self.default_extent()
         if extent is None:
             box = (-a, a, -a, a) if K == 2 else (-a, a, -1.5, 1.5)
-        elif isinstance(extent, (int, float)) and not isinstance(extent, bool):
-            e = check_float(own, "extent", extent, low=0, low_inclusive=False)
-            box = (-e, e, -e, e)
         else:
-            try:
-                box = tuple(float(v) for v in extent)
-            except (TypeError, ValueError):
-                box = ()
-            if len(box) != 4 or not (box[0] < box[1] and box[2] < box[3]):
-                raise ConfigError(f"The 'extent' parameter of {own} must be a float > 0 or (xmin, xmax, ymin, ymax) "
-                                  f"with min < max. Got {extent!r} instead.")
-        xs = torch.linspace(box[0], box[1], resolution, dtype=_F64)
-        ys = torch.linspace(box[2], box[3], resolution, dtype=_F64)
-        X, Y = torch.meshgrid(xs, ys, indexing="xy")
+            box = _extent(own, extent, None, None)
+        X, Y = _grid(box, resolution)
         if K == 2:
             vel = self.velocity(torch.stack([X, Y], -1), u)
             U, V = vel[..., 0], vel[..., 1]
@@ -779,12 +777,10 @@ class LowRankMeanField:
 
     def trajectory(self, kappa0: Any, duration: float, *, inputs: Any = None, n_points: int = 200) -> torch.Tensor:
         """The mean-field latent trajectory from ``kappa0`` over ``duration`` ms at constant input
-        (``scipy.integrate.solve_ivp``, RK45, rtol 1e-8).
+        (:func:`rnnscope.numerics.integrate`, DOP853, rtol 1e-10).
 
         Shape: kappa0 (rank,) -> (n_points, rank), at times ``linspace(0, duration, n_points)``.
         """
-        from scipy.integrate import solve_ivp
-
         own = "LowRankMeanField.trajectory"
         k0 = self._check_kappa(own, kappa0)
         if k0.ndim != 1:
@@ -793,9 +789,8 @@ class LowRankMeanField:
         n_points = check_int(own, "n_points", n_points, low=2)
         u = self._check_inputs(own, inputs, ())
         t = np.linspace(0.0, duration, n_points)
-        sol = solve_ivp(lambda _, k: self.velocity(torch.from_numpy(k), u).numpy(), (0.0, duration), k0.numpy(),
-                        t_eval=t, rtol=1e-8, atol=1e-10)
-        return torch.from_numpy(sol.y.T.copy())
+        sol = integrate(lambda k: self.velocity(torch.from_numpy(k), u).numpy(), k0.numpy(), duration, t_eval=t)
+        return torch.from_numpy(sol.y.copy())
 
 
 def mastrogiuseppe_ostojic_static(mean_m: float, mean_n: float, g: float, *, sigma_m: float = 1.0,

@@ -21,9 +21,9 @@ from pathlib import Path
 import torch
 
 from rnnscope import tasks
-from rnnscope.config import build_run_config
+from rnnscope.runs import build_run_config
 from rnnscope.plotting import plot_trials
-from rnnscope.training import train_run
+from rnnscope.runs import train_run
 
 DOCS = Path(__file__).resolve().parent
 FIG = DOCS / "figures"

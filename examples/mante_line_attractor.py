@@ -33,7 +33,7 @@ from rnnscope import simulate  # noqa: E402
 from rnnscope.analysis import (  # noqa: E402
     RegressionAxes, condition_average, find_slow_points, linearise, perturbation_effect, pulse,
 )
-from rnnscope.training import load_run  # noqa: E402
+from rnnscope.runs import load_run  # noqa: E402
 
 run_dir = Path(sys.argv[1]) if len(sys.argv) > 1 else Path("runs/mante")
 out = Path(sys.argv[2]) if len(sys.argv) > 2 else Path("docs/figures/analysis")

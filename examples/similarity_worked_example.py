@@ -24,7 +24,7 @@ import torch  # noqa: E402
 
 from rnnscope import RateRNN, simulate  # noqa: E402
 from rnnscope.analysis import compare_activity  # noqa: E402
-from rnnscope.training import load_run  # noqa: E402
+from rnnscope.runs import load_run  # noqa: E402
 
 a_dir, seed_dir, other_dir = (Path(p) for p in sys.argv[1:4])
 out = Path(sys.argv[4]) if len(sys.argv) > 4 else Path("docs/figures/data")

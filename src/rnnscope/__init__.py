@@ -1,22 +1,22 @@
 """rnnscope: recurrent neural network models of the brain, trained on cognitive tasks and opened up.
 
-Subpackages: :mod:`rnnscope.tasks` (trial generators), :mod:`rnnscope.models` (vector fields),
-:mod:`rnnscope.dynamics` (the simulation loop), :mod:`rnnscope.training` (the BPTT trainer and run
-folders), :mod:`rnnscope.plotting`.
+The library, bottom to top (docs/architecture.md): :mod:`rnnscope.numerics` (the numerical core),
+:mod:`rnnscope.tasks` (trial generators), :mod:`rnnscope.dynamics` (the simulation loop),
+:mod:`rnnscope.models` (vector fields under one contract), :mod:`rnnscope.training` (the BPTT
+trainer), :mod:`rnnscope.data`, :mod:`rnnscope.analysis`, :mod:`rnnscope.theory`,
+:mod:`rnnscope.systems`, :mod:`rnnscope.plotting`, :mod:`rnnscope.experiments`; above it the
+application, :mod:`rnnscope.runs` (run folders, reports) and :mod:`rnnscope.cli`.
+
+This package re-exports the names a newcomer uses first; every other public name lives in one
+subpackage.
 """
 
-from importlib.metadata import PackageNotFoundError, version
-
-try:
-    __version__ = version("rnnscope")
-except PackageNotFoundError:  # running from a source tree without installation
-    __version__ = "0.0.0+unknown"
-
-from . import dynamics, models, tasks, training  # noqa: E402
-from .dynamics import Trajectory, simulate  # noqa: E402
-from .errors import CheckpointError, ConfigError, RnnscopeError, ShapeError, TrainingDivergedError  # noqa: E402
-from .models import RateRNN  # noqa: E402
-from .training import Trainer, TrainingConfig  # noqa: E402
+from . import dynamics, models, tasks, training
+from ._version import __version__
+from .dynamics import Trajectory, simulate
+from .errors import CheckpointError, ConfigError, RnnscopeError, ShapeError, TrainingDivergedError
+from .models import RateRNN, check_model
+from .training import Trainer, TrainingConfig
 
 __all__ = [
     "__version__",
@@ -25,6 +25,7 @@ __all__ = [
     "tasks",
     "training",
     "RateRNN",
+    "check_model",
     "Trainer",
     "TrainingConfig",
     "Trajectory",

@@ -15,6 +15,8 @@ __all__ = [
     "CheckpointError",
     "TrainingDivergedError",
     "NotFittedError",
+    "TaskContractError",
+    "ModelContractError",
 ]
 
 
@@ -40,3 +42,11 @@ class TrainingDivergedError(RnnscopeError):
 
 class NotFittedError(RnnscopeError, ValueError, AttributeError):
     """An estimator's results were asked for before its ``fit`` was called."""
+
+
+class TaskContractError(RnnscopeError, AssertionError):
+    """A task breaks the contract that :func:`~rnnscope.tasks.check_task` verifies."""
+
+
+class ModelContractError(RnnscopeError, AssertionError):
+    """A model breaks the contract that :func:`~rnnscope.models.check_model` verifies."""

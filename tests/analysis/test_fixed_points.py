@@ -9,7 +9,7 @@ import torch
 
 from rnnscope import RateRNN, simulate, tasks
 from rnnscope.analysis import FixedPoints, candidates_from_trajectories, find_fixed_points
-from rnnscope.errors import ConfigError, ShapeError
+from rnnscope.errors import CheckpointError, ConfigError, ShapeError
 
 f64 = torch.float64
 
@@ -378,7 +378,7 @@ def test_load_rejects_other_files(tmp_path):
     import numpy as np
 
     np.savez(tmp_path / "x.npz", states=np.zeros((1, 2)))
-    with pytest.raises(ConfigError, match="not a FixedPoints file"):
+    with pytest.raises(CheckpointError, match="not a FixedPoints file"):
         FixedPoints.load(tmp_path / "x.npz")
 
 

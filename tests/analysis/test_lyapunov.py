@@ -308,15 +308,15 @@ def test_invalid_arguments_raise_clear_errors():
 def test_save_load_round_trip(tmp_path):
     res = lyapunov_spectrum(_random_network(20, g=1.5), n_exponents=4, n_steps=100, transient_steps=10)
     assert res.history.shape == (20, 4) and res.history_steps[-1] == 100
-    path = tmp_path / "spectrum.safetensors"
-    res.save(path)
+    path = res.save(tmp_path / "spectrum")
+    assert path.name == "spectrum.npz"
     back = LyapunovSpectrum.load(path)
     for name in ("exponents", "convergence", "history", "history_steps"):
         torch.testing.assert_close(getattr(back, name), getattr(res, name), rtol=0, atol=0)
     assert (back.n_steps, back.dt, back.time, back.hidden_size, back.tau) == (100, 0.1, "continuous", 20, 1.0)
     assert back.kaplan_yorke_dimension == res.kaplan_yorke_dimension or math.isnan(res.kaplan_yorke_dimension)
-    (tmp_path / "junk.safetensors").write_bytes(b"not a file")
-    with pytest.raises(CheckpointError):
-        LyapunovSpectrum.load(tmp_path / "junk.safetensors")
-    with pytest.raises(CheckpointError):
-        LyapunovSpectrum.load(tmp_path / "missing.safetensors")
+    (tmp_path / "junk.npz").write_bytes(b"not a file")
+    with pytest.raises(CheckpointError, match="not a readable LyapunovSpectrum file"):
+        LyapunovSpectrum.load(tmp_path / "junk.npz")
+    with pytest.raises(CheckpointError, match="No LyapunovSpectrum file"):
+        LyapunovSpectrum.load(tmp_path / "missing.npz")

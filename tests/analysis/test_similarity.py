@@ -11,13 +11,13 @@ from rnnscope.analysis.similarity import (
     SimilarityResult,
     cca_similarity,
     compare_activity,
-    compare_dynamics,
     noise_ceiling,
     procrustes_distance,
     representational_dissimilarity,
     rsa_similarity,
     shape_distance,
 )
+from rnnscope.analysis.dynamics_comparison import compare_dynamics
 from rnnscope.dynamics import simulate
 from rnnscope.errors import ConfigError, ShapeError
 from rnnscope.models import RateRNN

@@ -11,7 +11,8 @@ import pytest
 import torch
 
 from rnnscope import RateRNN, Trainer, TrainingConfig, simulate, tasks
-from rnnscope.analysis import PCA, NotFittedError, RegressionAxes, condition_average, gaussian_smooth
+from rnnscope.analysis import PCA, RegressionAxes, condition_average, gaussian_smooth
+from rnnscope.errors import NotFittedError
 from rnnscope.errors import ConfigError, ShapeError
 
 f64 = torch.float64
@@ -89,7 +90,7 @@ def test_pca_defaults_and_uncentred():
     assert pca.components_.shape == (6, 6)
     assert torch.allclose(pca.explained_variance_ratio_.sum(), torch.tensor(1.0, dtype=f64), atol=1e-12)
     shifted = states + 50.0 * torch.ones(6, dtype=f64) / 6**0.5
-    raw = PCA(n_components=1, center=False).fit(shifted)
+    raw = PCA(n_components=1, centre=False).fit(shifted)
     assert torch.equal(raw.mean_, torch.zeros(6, dtype=f64))
     assert abs(float(raw.components_[0] @ torch.ones(6, dtype=f64) / 6**0.5)) > 0.99
 
@@ -97,8 +98,8 @@ def test_pca_defaults_and_uncentred():
 def test_pca_errors():
     with pytest.raises(ConfigError, match=r"^The 'n_components' parameter of PCA must be an int >= 1\. Got 0 instead\.$"):
         PCA(n_components=0)
-    with pytest.raises(ConfigError, match="'center' parameter of PCA must be a bool"):
-        PCA(center=1)
+    with pytest.raises(ConfigError, match="'centre' parameter of PCA must be a bool"):
+        PCA(centre=1)
     with pytest.raises(ConfigError, match=r"must be an int <= 5"):
         PCA(n_components=6).fit(torch.randn(10, 5))
     with pytest.raises(NotFittedError, match=r"This PCA is not fitted yet; call PCA\.fit"):

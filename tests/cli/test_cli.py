@@ -11,7 +11,8 @@ import pytest
 import torch
 
 from rnnscope.cli import main
-from rnnscope.training import load_checkpoint, load_run
+from rnnscope.runs import load_run
+from rnnscope.training import load_checkpoint
 
 TINY = ["--hidden-size", "16", "--batch-size", "8", "--set", "training.eval_batch_size=32", "--no-progress"]
 

@@ -5,7 +5,7 @@ import json
 import numpy as np
 import pytest
 
-from rnnscope.analysis.similarity import compare_sources
+from rnnscope.runs import compare_sources
 from rnnscope.cli import main
 
 TINY = ["--hidden-size", "16", "--batch-size", "8", "--set", "training.eval_batch_size=32", "--no-progress"]
@@ -58,7 +58,7 @@ def test_compare_a_run_with_its_own_recorded_activity_and_data_with_data(runs, t
 
     from rnnscope.data import NeuralData
     from rnnscope.dynamics import simulate
-    from rnnscope.training import load_run
+    from rnnscope.runs import load_run
 
     run = load_run(runs["a"])
     batch = run.task.sample(12, seed=3)

@@ -16,12 +16,12 @@ from rnnscope.data import (
     choose_rank,
     default_fit_training,
     fit_rnn,
-    load_fit,
     select_rank,
     svd_variance_explained,
     variance_explained,
 )
 from rnnscope.dynamics import simulate
+from rnnscope.runs import load_fit
 from rnnscope.errors import ConfigError
 from rnnscope.models import RateRNN
 from rnnscope.tasks import make

@@ -11,7 +11,8 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from mpl_toolkits.mplot3d import Axes3D
 
-from rnnscope.analysis import PCA, NotFittedError
+from rnnscope.analysis import PCA
+from rnnscope.errors import NotFittedError
 from rnnscope.errors import ConfigError, ShapeError
 from rnnscope.plotting import plot_trajectories, plot_variance_explained
 

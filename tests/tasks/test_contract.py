@@ -4,7 +4,8 @@ import pytest
 import torch
 
 from rnnscope import ConfigError, RateRNN, ShapeError
-from rnnscope.tasks import AbstractTask, TaskContractError, available, check_task, make, register
+from rnnscope.errors import TaskContractError
+from rnnscope.tasks import AbstractTask, available, check_task, make, register
 
 
 @pytest.mark.parametrize("name", available())

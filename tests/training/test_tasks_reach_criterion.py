@@ -6,8 +6,8 @@ Together these take well under a minute on 2 cores.
 
 import pytest
 
-from rnnscope.config import build_run_config
-from rnnscope.training import train_run
+from rnnscope.runs import build_run_config
+from rnnscope.runs import train_run
 
 TARGETS = {
     "perceptual_decision": ("accuracy_above_middle", ">=", 0.9),

@@ -29,13 +29,14 @@ from .perturbation import (
     pulse,
     silence,
 )
+from .dynamics_comparison import DynamicsComparison, compare_dynamics
 from .similarity import (
-    DynamicsComparison,
+    METRICS,
+    ActivitySource,
     NoiseCeiling,
     SimilarityResult,
     cca_similarity,
     compare_activity,
-    compare_dynamics,
     noise_ceiling,
     procrustes_distance,
     representational_dissimilarity,
@@ -45,7 +46,6 @@ from .similarity import (
 from .state_space import (
     PCA,
     ConditionAverages,
-    NotFittedError,
     RegressionAxes,
     condition_average,
     gaussian_smooth,
@@ -83,7 +83,6 @@ __all__ = [
     "ConditionAverages",
     "condition_average",
     "gaussian_smooth",
-    "NotFittedError",
     "DecisionCurves",
     "WeibullFit",
     "WongWangFit",
@@ -92,6 +91,7 @@ __all__ = [
     "fit_weibull",
     "fit_wong_wang",
     "FITTABLE_PARAMETERS",
+    "ActivitySource",
     "SimilarityResult",
     "NoiseCeiling",
     "DynamicsComparison",
@@ -102,5 +102,6 @@ __all__ = [
     "representational_dissimilarity",
     "noise_ceiling",
     "compare_activity",
+    "METRICS",
     "compare_dynamics",
 ]

@@ -65,7 +65,7 @@ from ..errors import ConfigError, ShapeError
 from ..models._base import AbstractRNN
 from ..tasks._base import TrialBatch
 from ..numerics import NonlinearSystem, half_squared_norm, newton_search, sort_and_normalise, sorted_eig, unique_points
-from ._npz import load_arrays, save_arrays
+from ._results_io import load_result, save_result
 
 __all__ = ["FixedPoints", "find_fixed_points", "find_slow_points", "candidates_from_trajectories"]
 
@@ -195,13 +195,13 @@ class FixedPoints:
     def save(self, path: str | Path) -> Path:
         """Write a ``.npz`` file (numpy arrays named like the attributes, plus ``meta``, a JSON
         string with ``time`` and ``dt``). Returns the path written."""
-        return save_arrays(path, {name: getattr(self, name) for name in _ARRAYS},
-                           {"time": self.time, "dt": self.dt, "format": "rnnscope.FixedPoints/1"})
+        return save_result(path, "FixedPoints", {name: getattr(self, name) for name in _ARRAYS},
+                           {"time": self.time, "dt": self.dt})
 
     @classmethod
     def load(cls, path: str | Path) -> FixedPoints:
         """Read a file written by :meth:`save`."""
-        kw, meta = load_arrays(path, _ARRAYS, "FixedPoints")
+        kw, meta = load_result(path, "FixedPoints", _ARRAYS)
         return cls(**kw, time=meta["time"], dt=float(meta["dt"]))
 
 

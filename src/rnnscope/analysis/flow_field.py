@@ -38,7 +38,7 @@ from .._validation import check_int
 from ..dynamics import Trajectory
 from ..errors import ConfigError, ShapeError
 from ..models._base import AbstractRNN
-from ._npz import load_arrays, save_arrays
+from ._results_io import load_result, save_result
 
 __all__ = ["FlowField", "Nullclines", "flow_field", "flow_field_from_pca", "latent_flow_field", "nullclines"]
 
@@ -153,13 +153,13 @@ class FlowField:
     def save(self, path: str | Path) -> Path:
         """Write a ``.npz`` file (arrays named like the attributes, plus ``meta``, a JSON string with
         ``labels``, ``time`` and ``dt``). Returns the path written."""
-        return save_arrays(path, {name: getattr(self, name) for name in _ARRAYS},
-                           {"labels": list(self.labels), "time": self.time, "dt": self.dt, "format": "rnnscope.FlowField/1"})
+        return save_result(path, "FlowField", {name: getattr(self, name) for name in _ARRAYS},
+                           {"labels": list(self.labels), "time": self.time, "dt": self.dt})
 
     @classmethod
     def load(cls, path: str | Path) -> FlowField:
         """Read a file written by :meth:`save`."""
-        kw, meta = load_arrays(path, _ARRAYS, "FlowField")
+        kw, meta = load_result(path, "FlowField", _ARRAYS)
         return cls(**kw, labels=tuple(meta["labels"]), time=meta["time"], dt=float(meta["dt"]))
 
 

@@ -22,6 +22,7 @@ from .._validation import check_float, check_int
 from ..errors import ConfigError, ShapeError
 from ..models._base import AbstractRNN
 from ..numerics import left_eigenvectors, lu_factor, sorted_eig
+from .fixed_points import FixedPoints
 
 __all__ = ["Linearisation", "linearise", "LineAttractorReport", "line_attractor_report"]
 
@@ -125,8 +126,6 @@ def linearise(model: AbstractRNN, state, inputs: torch.Tensor | None = None) -> 
     Returns:
         A :class:`Linearisation`, in float64.
     """
-    from .fixed_points import FixedPoints
-
     own = "linearise"
     if not isinstance(model, AbstractRNN):
         raise ConfigError(f"The 'model' parameter of {own} must be an AbstractRNN. Got {type(model).__name__} instead.")
@@ -232,8 +231,6 @@ def line_attractor_report(points, tol: float = 0.1) -> LineAttractorReport:
     Returns:
         A :class:`LineAttractorReport`.
     """
-    from .fixed_points import FixedPoints
-
     own = "line_attractor_report"
     tol = check_float(own, "tol", tol, low=0, low_inclusive=False)
     if not isinstance(points, (FixedPoints, Linearisation)):

@@ -32,8 +32,8 @@ from .._threads import few_threads
 from .._validation import check_bool, check_choice, check_float, check_int
 from ..dynamics import euler_step
 from ..errors import CheckpointError, ConfigError, RnnscopeError, ShapeError
-from .._version import __version__
 from ..models import AbstractRNN
+from ._results_io import load_result, save_result
 
 __all__ = [
     "LyapunovSpectrum",
@@ -43,7 +43,6 @@ __all__ = [
     "kaplan_yorke_dimension",
 ]
 
-_FORMAT = "rnnscope-lyapunov-spectrum-1"
 #: number of blocks the measured run is split into (history checkpoints and the standard error)
 _N_BLOCKS = 20
 
@@ -127,46 +126,23 @@ class LyapunovSpectrum:
             )
         return self.exponents * self.tau
 
-    def save(self, path: str | Path) -> None:
-        """Write the result to one safetensors file (tensors plus JSON metadata)."""
-        from safetensors.torch import save_file
-
-        tensors = {
-            "exponents": self.exponents,
-            "convergence": self.convergence,
-            "history": self.history,
-            "history_steps": self.history_steps,
-        }
-        meta = {
-            "n_steps": self.n_steps, "dt": self.dt, "time": self.time,
-            "hidden_size": self.hidden_size, "tau": self.tau, "rnnscope_version": __version__,
-        }
-        save_file({k: v.detach().cpu().contiguous() for k, v in tensors.items()}, str(path),
-                  metadata={"format": _FORMAT, "meta": json.dumps(meta)})
+    def save(self, path: str | Path) -> Path:
+        """Write the result to one ``.npz`` file (arrays plus JSON metadata); returns the path."""
+        arrays = {"exponents": self.exponents, "convergence": self.convergence, "history": self.history,
+                  "history_steps": self.history_steps}
+        meta = {"n_steps": self.n_steps, "dt": self.dt, "time": self.time, "hidden_size": self.hidden_size,
+                "tau": self.tau}
+        return save_result(path, "LyapunovSpectrum", arrays, meta)
 
     @classmethod
     def load(cls, path: str | Path) -> LyapunovSpectrum:
         """Read a result written by :meth:`save`."""
-        from safetensors import safe_open
-
-        path = Path(path)
-        if not path.is_file():
-            raise CheckpointError(f"No Lyapunov spectrum file at {str(path)!r}.")
-        try:
-            with safe_open(str(path), framework="pt") as f:
-                header = f.metadata() or {}
-                tensors = {k: f.get_tensor(k) for k in f.keys()}
-        except Exception as exc:  # safetensors raises its own error types for unreadable files
-            raise CheckpointError(f"{str(path)!r} is not a readable safetensors file: {exc}") from exc
-        if header.get("format") != _FORMAT:
-            raise CheckpointError(f"{str(path)!r} is not a Lyapunov spectrum file (format "
-                                  f"{header.get('format')!r}, expected {_FORMAT!r}).")
-        meta = json.loads(header["meta"])
+        t, meta = load_result(path, "LyapunovSpectrum", ("exponents", "convergence", "history", "history_steps"))
         return cls(
-            exponents=tensors["exponents"], convergence=tensors["convergence"],
-            history=tensors["history"], history_steps=tensors["history_steps"],
-            n_steps=int(meta["n_steps"]), dt=float(meta["dt"]), time=str(meta["time"]),
-            hidden_size=int(meta["hidden_size"]), tau=None if meta["tau"] is None else float(meta["tau"]),
+            exponents=t["exponents"], convergence=t["convergence"], history=t["history"],
+            history_steps=t["history_steps"], n_steps=int(meta["n_steps"]), dt=float(meta["dt"]),
+            time=str(meta["time"]), hidden_size=int(meta["hidden_size"]),
+            tau=None if meta["tau"] is None else float(meta["tau"]),
         )
 
     def __repr__(self) -> str:

@@ -344,7 +344,7 @@ def pulse(
     duration: float | None = 1,
     unit: str = "step",
     period: str | None = None,
-    normalize: bool = True,
+    normalise: bool = True,
 ) -> Intervention:
     """Add ``amplitude * direction / |direction|`` to the state at every step of a window.
 
@@ -355,7 +355,7 @@ def pulse(
         direction: a state-space direction (hidden_size,), e.g. a readout or regression axis.
         amplitude: the kick per step (negative: the opposite way).
         start, duration, unit, period: the window (module docstring); default: the first step.
-        normalize: scale ``direction`` to unit length (False: use it as given).
+        normalise: scale ``direction`` to unit length (False: use it as given).
 
     Shape:
         - direction: (hidden_size,)
@@ -367,8 +367,8 @@ def pulse(
         raise ShapeError(f"The 'direction' parameter of {own} must be a finite vector of shape (hidden_size,). "
                          f"Got shape {tuple(d.shape)} instead.")
     amplitude = check_float(own, "amplitude", amplitude)
-    check_bool(own, "normalize", normalize)
-    if normalize:
+    check_bool(own, "normalise", normalise)
+    if normalise:
         norm = float(d.norm())
         if norm == 0:
             raise ConfigError(f"The 'direction' parameter of {own} must be non-zero to be normalised. Got a zero "

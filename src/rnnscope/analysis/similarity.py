@@ -29,9 +29,8 @@ Metrics
   are compared by the Spearman correlation of their upper triangles. Euclidean RDMs are invariant to
   rotations and translations of the state space, correlation RDMs are not; neither is invariant to
   a general linear map.
-- :func:`compare_dynamics` -- beyond the geometry of trajectories: the fixed-point structure of two
-  networks (counts by number of unstable directions under each input), and the distance between
-  their fixed-point sets after aligning the trajectories by Procrustes.
+- :func:`~rnnscope.analysis.compare_dynamics` (in :mod:`rnnscope.analysis.dynamics_comparison`) goes
+  beyond the geometry of trajectories: the fixed-point structure of two networks.
 
 Baselines
 ---------
@@ -48,6 +47,7 @@ second recording of the *same* system would look.
 
 from __future__ import annotations
 
+import abc
 import json
 import math
 from collections.abc import Mapping, Sequence
@@ -59,12 +59,14 @@ import numpy as np
 import torch
 
 from .._validation import check_choice, check_float, check_int
-from ..errors import CheckpointError, ConfigError, ShapeError
+from ..dynamics import Trajectory
+from ._results_io import load_result, save_result
+from ..errors import ConfigError, ShapeError
 
 __all__ = [
+    "ActivitySource",
     "SimilarityResult",
     "NoiseCeiling",
-    "DynamicsComparison",
     "cca_similarity",
     "shape_distance",
     "procrustes_distance",
@@ -72,15 +74,11 @@ __all__ = [
     "representational_dissimilarity",
     "noise_ceiling",
     "compare_activity",
-    "compare_dynamics",
-    "compare_sources",
-    "ComparisonReport",
     "METRICS",
 ]
 
 #: The metric names :func:`compare_activity` and ``rnnscope compare`` accept.
 METRICS = ("cca", "procrustes", "rsa")
-_FORMAT = "rnnscope-similarity-1"
 
 
 # ---------------------------------------------------------------------------------------- results
@@ -127,38 +125,31 @@ class SimilarityResult:
         return sign * (self.score - self.null_mean) / sd if sd and math.isfinite(sd) and sd > 0 else float("nan")
 
     def to_dict(self) -> dict[str, Any]:
-        return {
-            "format": _FORMAT, "metric": self.metric, "score": self.score, "p_value": self.p_value,
+        """The result as plain JSON-able data (``null`` as a list; NaN as None)."""
+        return _jsonable({
+            "metric": self.metric, "score": self.score, "p_value": self.p_value,
             "null_mean": self.null_mean, "null_std": self.null_std, "n_permutations": int(len(self.null)),
             "higher_is_similar": self.higher_is_similar, "permute": self.permute, "ceiling": self.ceiling,
-            "details": _jsonable(self.details), "null": [float(v) for v in self.null],
-        }
-
-    @classmethod
-    def from_dict(cls, d: Mapping[str, Any]) -> SimilarityResult:
-        if d.get("format") != _FORMAT:
-            raise CheckpointError(f"Not an rnnscope similarity result (format {d.get('format')!r}, "
-                                  f"expected {_FORMAT!r}).")
-        return cls(metric=d["metric"], score=float(d["score"]), null=np.asarray(d["null"], dtype=np.float64),
-                   p_value=float(d["p_value"]), higher_is_similar=bool(d["higher_is_similar"]),
-                   permute=d["permute"], details=dict(d.get("details") or {}), ceiling=d.get("ceiling"))
+            "details": self.details, "null": [float(v) for v in self.null],
+        })
 
     def save(self, path: str | Path) -> Path:
-        """Write the result as JSON; :meth:`load` reads it back."""
-        path = Path(path)
-        path.write_text(json.dumps(self.to_dict(), indent=2))
-        return path
+        """Write the result to one ``.npz`` file (the null as an array, the rest as JSON metadata);
+        :meth:`load` reads it back. Returns the path."""
+        meta = _jsonable({"metric": self.metric, "score": self.score, "p_value": self.p_value,
+                          "higher_is_similar": self.higher_is_similar, "permute": self.permute,
+                          "ceiling": self.ceiling, "details": self.details})
+        return save_result(path, "SimilarityResult", {"null": np.asarray(self.null, dtype=np.float64)}, meta)
 
     @classmethod
     def load(cls, path: str | Path) -> SimilarityResult:
-        path = Path(path)
-        if not path.is_file():
-            raise CheckpointError(f"{path} does not exist.")
-        try:
-            data = json.loads(path.read_text())
-        except json.JSONDecodeError as exc:
-            raise CheckpointError(f"{path} is not valid JSON: {exc}") from None
-        return cls.from_dict(data)
+        """Read a result written by :meth:`save`."""
+        arrays, d = load_result(path, "SimilarityResult", ("null",))
+        return cls(metric=d["metric"], score=math.nan if d["score"] is None else float(d["score"]),
+                   null=arrays["null"].numpy(),
+                   p_value=float(d["p_value"]) if d["p_value"] is not None else math.nan,
+                   higher_is_similar=bool(d["higher_is_similar"]), permute=d["permute"],
+                   details=dict(d.get("details") or {}), ceiling=d.get("ceiling"))
 
     def line(self) -> str:
         """One table row: metric, score, null mean +- std, p-value."""
@@ -194,29 +185,35 @@ class NoiseCeiling:
 
 
 def _jsonable(value: Any) -> Any:
+    """Plain JSON data: arrays and tensors as lists, numpy scalars as Python numbers, NaN and
+    infinities as None (strict JSON has no NaN)."""
     if isinstance(value, dict):
         return {str(k): _jsonable(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
         return [_jsonable(v) for v in value]
-    if isinstance(value, np.ndarray):
-        return value.tolist()
+    if isinstance(value, (np.ndarray, torch.Tensor)):
+        return _jsonable(value.tolist())
     if isinstance(value, (np.floating, np.integer)):
-        return value.item()
-    if isinstance(value, torch.Tensor):
-        return value.tolist()
+        value = value.item()
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
     return value
 
 
 # ---------------------------------------------------------------------------------------- inputs
+class ActivitySource(abc.ABC):
+    """Anything that holds activity on trials and can give it for comparison (e.g.
+    :class:`~rnnscope.data.NeuralData`): every metric of this module accepts one."""
+
+    @abc.abstractmethod
+    def comparable_activity(self) -> torch.Tensor:
+        """The activity on the time bins every trial has. Shape: (trials, time, units)."""
+
+
 def _activity(owner: str, name: str, value: Any) -> np.ndarray:
     """Activity as a float64 array of shape (trials, time, units) or (samples, units)."""
-    from ..dynamics import Trajectory
-
-    data_cls = _neural_data_class()
-    if data_cls is not None and isinstance(value, data_cls):
-        # bins past the shortest trial are padding in some trials: compare the bins every trial has
-        T = int(value.lengths.min()) if value.lengths is not None else value.n_time
-        value = value.activity[:, :T]
+    if isinstance(value, ActivitySource):
+        value = value.comparable_activity()
     elif isinstance(value, Trajectory):
         value = value.states
     if isinstance(value, torch.Tensor):
@@ -237,14 +234,6 @@ def _activity(owner: str, name: str, value: Any) -> np.ndarray:
         raise ConfigError(f"The {name!r} parameter of {owner} must be finite. Got {bad} NaN or infinite "
                           f"value(s) among {arr.size}; drop or interpolate them first.")
     return arr
-
-
-def _neural_data_class():
-    try:
-        from ..data import NeuralData
-    except ImportError:
-        return None
-    return NeuralData
 
 
 def _pair(owner: str, X: Any, Y: Any) -> tuple[np.ndarray, np.ndarray]:
@@ -723,235 +712,3 @@ def compare_activity(
         else:
             out[m] = rsa_similarity(X, Y, conditions=conditions, n_permutations=n_permutations, seed=seed)
     return out
-
-
-# ---------------------------------------------------------------------------------------- dynamics
-@dataclass(frozen=True, eq=False)
-class DynamicsComparison:
-    """The fixed-point structure of two networks side by side.
-
-    Attributes:
-        counts_a, counts_b: per input condition, ``{n_unstable: count}`` of the fixed points found.
-        same_counts: per condition, whether the two count tables agree.
-        point_distance: per condition, the symmetric mean nearest-neighbour distance between the two
-            fixed-point sets in the aligned space (PCA of each network's trajectories, A rotated onto
-            B by Procrustes, both scaled by the RMS radius of B's trajectories); NaN if a set is empty.
-        trajectory_distance: the angular Procrustes distance between the two trajectory sets.
-        n_components: the dimension of the aligned space.
-    """
-
-    counts_a: dict[str, dict[int, int]]
-    counts_b: dict[str, dict[int, int]]
-    same_counts: dict[str, bool]
-    point_distance: dict[str, float]
-    trajectory_distance: float
-    n_components: int
-
-    def to_dict(self) -> dict[str, Any]:
-        return _jsonable(asdict(self))
-
-
-def compare_dynamics(
-    model_a: Any,
-    model_b: Any,
-    inputs: Mapping[str, torch.Tensor],
-    trials: torch.Tensor,
-    *,
-    n_components: int = 3,
-    n_candidates: int = 512,
-    seed: int = 0,
-) -> DynamicsComparison:
-    """Compare the fixed-point structure of two networks that receive the same inputs.
-
-    Both networks are simulated without noise on ``trials``; their visited states seed the
-    fixed-point search (:func:`~rnnscope.analysis.find_fixed_points`) under each constant input of
-    ``inputs``. The tables of fixed points by number of unstable directions are compared, and the
-    fixed-point sets are placed in a common space: each network's top ``n_components`` principal
-    components of its trajectories, network A rotated onto network B by the orthogonal Procrustes
-    map fitted on the trajectories (time bin by time bin, trial by trial). The distance between the
-    sets is the symmetric mean nearest-neighbour distance in units of B's trajectory RMS radius.
-
-    Args:
-        model_a, model_b: :class:`~rnnscope.models.AbstractRNN` with the same ``input_size``.
-        inputs: name -> constant input (input_size,), e.g. ``task.analysis_inputs()``.
-        trials: input sequences (batch, time, input_size) to simulate both networks on.
-        n_components: dimension of the aligned space.
-        n_candidates: candidate states per search.
-        seed: seed of the candidate draw.
-
-    Returns:
-        A :class:`DynamicsComparison`.
-    """
-    from ..dynamics import simulate
-    from ..models import AbstractRNN
-    from .fixed_points import find_fixed_points
-
-    owner = "compare_dynamics"
-    for name, m in (("model_a", model_a), ("model_b", model_b)):
-        if not isinstance(m, AbstractRNN):
-            raise ConfigError(f"The {name!r} parameter of {owner} must be an AbstractRNN. "
-                              f"Got {type(m).__name__} instead.")
-    if model_a.input_size != model_b.input_size:
-        raise ConfigError(f"{owner} needs two networks with the same input_size. Got {model_a.input_size} and "
-                          f"{model_b.input_size}.")
-    if not isinstance(inputs, Mapping) or not inputs:
-        raise ConfigError(f"The 'inputs' parameter of {owner} must be a non-empty dict name -> (input_size,) tensor. "
-                          f"Got {inputs!r} instead.")
-    n_components = check_int(owner, "n_components", n_components, low=1,
-                             high=min(model_a.hidden_size, model_b.hidden_size))
-    with torch.no_grad():
-        ta = simulate(model_a, trials.to(next(model_a.parameters()).dtype), noise=False)
-        tb = simulate(model_b, trials.to(next(model_b.parameters()).dtype), noise=False)
-    Sa = _rows(ta.states.to(torch.float64).numpy())
-    Sb = _rows(tb.states.to(torch.float64).numpy())
-    traj = shape_distance(Sa, Sb, n_permutations=0).score
-    # common aligned space: PCs of each, A rotated onto B
-    ma, mb = Sa.mean(0), Sb.mean(0)
-    _, _, va = np.linalg.svd(Sa - ma, full_matrices=False)
-    _, _, vb = np.linalg.svd(Sb - mb, full_matrices=False)
-    Pa, Pb = va[:n_components].T, vb[:n_components].T
-    Ya, Yb = (Sa - ma) @ Pa, (Sb - mb) @ Pb
-    scale_a = math.sqrt((Ya**2).sum(1).mean()) or 1.0
-    scale_b = math.sqrt((Yb**2).sum(1).mean()) or 1.0
-    R = _procrustes_map(Ya / scale_a, Yb / scale_b)
-    counts_a, counts_b, same, dist = {}, {}, {}, {}
-    for name, u in inputs.items():
-        fa = find_fixed_points(model_a, torch.as_tensor(u, dtype=torch.float64), ta, n_candidates=n_candidates,
-                               seed=seed, progress=False).fixed()
-        fb = find_fixed_points(model_b, torch.as_tensor(u, dtype=torch.float64), tb, n_candidates=n_candidates,
-                               seed=seed, progress=False).fixed()
-        counts_a[name], counts_b[name] = fa.by_n_unstable(), fb.by_n_unstable()
-        same[name] = counts_a[name] == counts_b[name]
-        if len(fa) == 0 or len(fb) == 0:
-            dist[name] = float("nan")
-            continue
-        pa = ((fa.states.numpy() - ma) @ Pa / scale_a) @ R
-        pb = (fb.states.numpy() - mb) @ Pb / scale_b
-        d = np.linalg.norm(pa[:, None] - pb[None], axis=-1)
-        dist[name] = float(0.5 * (d.min(1).mean() + d.min(0).mean()))
-    return DynamicsComparison(counts_a, counts_b, same, dist, traj, n_components)
-
-
-# ---------------------------------------------------------------------------------------- runs and data files
-@dataclass
-class ComparisonReport:
-    """What ``rnnscope compare A B`` measured.
-
-    Attributes:
-        a, b: the two sources (run folders or data files).
-        kind: ``"run-run"``, ``"run-data"``, ``"data-run"`` or ``"data-data"``.
-        n_trials: trials compared; n_steps: time bins per trial.
-        results: metric name -> :class:`SimilarityResult`.
-        task: the task the runs were simulated on (None for two data files).
-    """
-
-    a: str
-    b: str
-    kind: str
-    n_trials: int
-    n_steps: int
-    results: dict[str, SimilarityResult]
-    task: str | None = None
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"a": self.a, "b": self.b, "kind": self.kind, "task": self.task, "n_trials": self.n_trials,
-                "n_steps": self.n_steps, "results": {k: r.to_dict() for k, r in self.results.items()}}
-
-    def save(self, path: str | Path) -> Path:
-        path = Path(path)
-        path.write_text(json.dumps(self.to_dict(), indent=2))
-        return path
-
-    def table(self) -> str:
-        """The scores with their permutation baselines, one metric per line."""
-        head = f"{'metric':<18} {'score':>8}   permutation null (mean +- std), p-value"
-        return "\n".join([head, *(r.line() for r in self.results.values())])
-
-
-def _load_source(owner: str, name: str, path: str | Path):
-    from ..errors import CheckpointError as _CE
-    from ..training import load_run
-
-    path = Path(path)
-    if path.is_dir():
-        return "run", load_run(path)
-    if path.is_file() and path.suffix == ".npz":
-        data_cls = _neural_data_class()
-        if data_cls is None:
-            raise ConfigError(f"Reading data file {path} needs rnnscope.data.NeuralData, which this "
-                              "installation lacks.")
-        return "data", data_cls.load(path)
-    if not path.exists():
-        raise _CE(f"The {name!r} argument of {owner} ({path}) does not exist; give a run folder or a .npz data file.")
-    raise _CE(f"The {name!r} argument of {owner} ({path}) is neither a run folder nor a .npz data file "
-              "(rnnscope.data.NeuralData).")
-
-
-def _simulate_rates(model, inputs: torch.Tensor) -> np.ndarray:
-    from ..dynamics import simulate
-
-    dtype = next(model.parameters()).dtype
-    with torch.no_grad():
-        traj = simulate(model, torch.as_tensor(inputs).to(dtype), noise=False)
-        return model.rates(traj.states).to(torch.float64).numpy()
-
-
-def compare_sources(
-    a: str | Path,
-    b: str | Path,
-    *,
-    metrics: Sequence[str] = METRICS,
-    n_trials: int = 64,
-    seed: int = 0,
-    n_permutations: int = 200,
-) -> ComparisonReport:
-    """Compare two trained runs, a run and recorded data, or two data sets.
-
-    - Two run folders: both networks are simulated without noise on the same ``n_trials`` trials of
-      A's task (they must be trained on the same task, with the same dt); their firing rates are
-      compared, cropped to the shortest trial.
-    - A run and a ``.npz`` data file (:class:`~rnnscope.data.NeuralData`): the network is simulated
-      on the data's inputs and its rates compared with the recorded activity.
-    - Two data files: their activity is compared directly (same trials and time bins).
-
-    Each metric comes with its permutation baseline (see the module docstring).
-    """
-    owner = "compare_sources"
-    n_trials = check_int(owner, "n_trials", n_trials, low=4)
-    seed = check_int(owner, "seed", seed, low=0)
-    kind_a, src_a = _load_source(owner, "a", a)
-    kind_b, src_b = _load_source(owner, "b", b)
-    task_name = None
-    if kind_a == "run" and kind_b == "run":
-        ta, tb = src_a.task, src_b.task
-        if ta.name != tb.name:
-            raise ConfigError("rnnscope compare simulates both networks on the same trials, so they must share a task: "
-                              f"{a} is trained on {ta.name!r}, {b} on {tb.name!r}. Compare each with data instead.")
-        if not math.isclose(ta.dt, tb.dt) or ta.input_size != tb.input_size:
-            raise ConfigError(f"The runs {a} and {b} use task {ta.name!r} with different settings (dt {ta.dt:g} vs "
-                              f"{tb.dt:g} ms, input_size {ta.input_size} vs {tb.input_size}); trials of one do not "
-                              "fit the other.")
-        batch = ta.sample(n_trials, seed=seed)
-        T = int(batch.lengths.min())
-        X = _simulate_rates(src_a.model, batch.inputs)[:, :T]
-        Y = _simulate_rates(src_b.model, batch.inputs)[:, :T]
-        task_name = ta.name
-    elif kind_a == "data" and kind_b == "data":
-        X, Y = src_a, src_b
-    else:
-        run, data = (src_a, src_b) if kind_a == "run" else (src_b, src_a)
-        if data.n_inputs != run.model.input_size:
-            raise ShapeError(f"The data's inputs must have {run.model.input_size} channels to drive the network of "
-                             f"{run.path} (input_size={run.model.input_size}). Got inputs of shape "
-                             f"{tuple(data.inputs.shape)}.")
-        if run.model.time == "continuous" and not math.isclose(data.dt, run.model.dt, rel_tol=1e-6):
-            raise ConfigError(f"The data are binned at {data.dt:g} ms but the network of {run.path} steps at "
-                              f"dt = {run.model.dt:g} ms; rebin the data (or train with --dt {data.dt:g}).")
-        T = int(data.lengths.min()) if data.lengths is not None else data.n_time
-        rates = _simulate_rates(run.model, data.inputs)[:, :T]
-        X, Y = (rates, data) if kind_a == "run" else (data, rates)
-        task_name = run.task.name
-    X, Y = _pair(owner, X, Y)
-    results = compare_activity(X, Y, metrics=metrics, n_permutations=n_permutations, seed=seed)
-    return ComparisonReport(a=str(a), b=str(b), kind=f"{kind_a}-{kind_b}", n_trials=int(X.shape[0]),
-                            n_steps=int(X.shape[1]) if X.ndim == 3 else 1, results=results, task=task_name)

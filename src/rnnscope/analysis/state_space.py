@@ -36,7 +36,6 @@ from .._validation import check_bool, check_choice, check_float, check_int
 from ..errors import ConfigError, NotFittedError, ShapeError
 
 __all__ = [
-    "NotFittedError",
     "ConditionAverages",
     "condition_average",
     "gaussian_smooth",
@@ -252,12 +251,12 @@ class PCA:
 
     Args:
         n_components: number of components kept; None keeps ``min(samples, hidden_size)``.
-        center: subtract the mean state before the decomposition. Without centring the "variance"
+        centre: subtract the mean state before the decomposition. Without centring the "variance"
             of a component is the mean squared projection (second moment) and ``mean_`` is zero.
 
     Attributes (after :meth:`fit`):
         components_: the principal directions, as rows.
-        mean_: the mean state (zeros when ``center=False``).
+        mean_: the mean state (zeros when ``centre=False``).
         explained_variance_: variance of the data along each component (``n - 1`` normalisation).
         explained_variance_ratio_: that variance over the total variance (of all directions).
         singular_values_: singular values of the centred data matrix.
@@ -276,13 +275,13 @@ class PCA:
         >>> pcs = pca.transform(trajectory.states)        # (batch, time, 3)
     """
 
-    def __init__(self, n_components: int | None = None, *, center: bool = True) -> None:
+    def __init__(self, n_components: int | None = None, *, centre: bool = True) -> None:
         own = "PCA"
         self.n_components = None if n_components is None else check_int(own, "n_components", n_components, low=1)
-        self.center = check_bool(own, "center", center)
+        self.centre = check_bool(own, "centre", centre)
 
     def __repr__(self) -> str:
-        return f"PCA(n_components={self.n_components}, center={self.center})"
+        return f"PCA(n_components={self.n_components}, centre={self.centre})"
 
     def fit(self, states: torch.Tensor, lengths: torch.Tensor | None = None) -> PCA:
         """Fit the components to ``states`` (padded steps masked out with ``lengths``). Returns self."""
@@ -305,7 +304,7 @@ class PCA:
         if k > k_max:
             raise ConfigError(f"The 'n_components' parameter of PCA must be an int <= {k_max} "
                               f"(min(samples, hidden_size) for these states). Got {k} instead.")
-        mean = rows.mean(0) if self.center else rows.new_zeros(N)
+        mean = rows.mean(0) if self.centre else rows.new_zeros(N)
         centred = rows - mean
         _, s, vh = torch.linalg.svd(centred, full_matrices=False)
         # deterministic signs: the largest-magnitude entry of each component is positive

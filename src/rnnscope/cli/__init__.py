@@ -15,12 +15,31 @@ from typing import Any
 
 import yaml
 
+from .. import experiments
+from .._version import __version__
 from ..errors import ConfigError, RnnscopeError
+from ..analysis import METRICS
+from ..runs import (
+    MODEL_KINDS,
+    analyse_run,
+    build_run_config,
+    compare_sources,
+    default_run_dir,
+    evaluate_run,
+    fit_run,
+    load_config_file,
+    merge_config,
+    resume_run,
+    train_run,
+    yaml_load,
+)
+from ..tasks import available, task_class
 
 __all__ = ["main"]
 
 # option name -> (section, key, type)
 _OPTIONS: list[tuple[str, str, str, type, str]] = [
+    ("--model", "model", "kind", str, f"the kind of network: {', '.join(MODEL_KINDS)} (default rate)"),
     ("--hidden-size", "model", "hidden_size", int, "number of units"),
     ("--rank", "model", "rank", int, "low-rank connectivity of rank K (default: full rank)"),
     ("--tau", "model", "tau", float, "time constant in ms"),
@@ -39,8 +58,6 @@ _OPTIONS: list[tuple[str, str, str, type, str]] = [
 
 def _yaml_value(raw: str) -> Any:
     """A --set value read as YAML (``1e-4`` is a float, as in config files); unparsable text stays text."""
-    from ..config import yaml_load
-
     try:
         return yaml_load(raw)
     except yaml.YAMLError:
@@ -64,8 +81,6 @@ def _parse_set(items: Sequence[str]) -> dict[str, Any]:
 
 
 def _train_config(args: argparse.Namespace) -> Any:
-    from ..config import _merge, build_run_config, load_config_file
-
     data: dict[str, Any] = load_config_file(args.config) if args.config else {}
     if args.task is not None:
         data["task"] = args.task
@@ -80,7 +95,7 @@ def _train_config(args: argparse.Namespace) -> Any:
         cli["seed"] = args.seed
     if args.device is not None:
         cli["device"] = args.device
-    data = _merge(_merge(data, cli), _parse_set(args.set or []))
+    data = merge_config(merge_config(data, cli), _parse_set(args.set or []))
     return build_run_config(data, source=str(args.config) if args.config else "the command line")
 
 
@@ -93,8 +108,6 @@ def _print_summary(summary: dict[str, Any], out: Path) -> None:
 
 
 def cmd_tasks(args: argparse.Namespace) -> int:
-    from ..tasks import available, task_class
-
     names = available()
     width = max(len(n) for n in names)
     for name in names:
@@ -103,8 +116,6 @@ def cmd_tasks(args: argparse.Namespace) -> int:
 
 
 def cmd_train(args: argparse.Namespace) -> int:
-    from ..training import default_run_dir, resume_run, train_run
-
     progress = False if args.no_progress else None
     if args.resume:
         if args.task is not None or args.config is not None:
@@ -121,17 +132,13 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
-    from ..training import evaluate_run
-
     report = evaluate_run(args.run_dir, n_trials=args.trials, seed=args.seed, device=args.device)
     print(json.dumps(report, indent=2))
     return 0
 
 
-def cmd_analyze(args: argparse.Namespace) -> int:
-    from ..analysis.run_report import analyze_run
-
-    report = analyze_run(args.run_dir, n_trials=args.trials, n_candidates=args.candidates,
+def cmd_analyse(args: argparse.Namespace) -> int:
+    report = analyse_run(args.run_dir, n_trials=args.trials, n_candidates=args.candidates,
                          seed=args.seed, progress=False if args.no_progress else None)
     out = Path(args.run_dir) / "analysis"
     for name, entry in report["conditions"].items():
@@ -150,11 +157,6 @@ def cmd_analyze(args: argparse.Namespace) -> int:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    from ..config import build_run_config
-    from ..training import default_run_dir, train_run
-
-    from ..tasks import task_class
-
     config = build_run_config({"task": "flipflop", "seed": args.seed}, source="the demo")
     criterion = config.training.criterion or task_class("flipflop").default_criterion
     out = Path(args.out) if args.out else default_run_dir("demo")
@@ -167,8 +169,6 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 
 def cmd_reproduce(args: argparse.Namespace) -> int:
-    from .. import experiments
-
     if args.name is None:
         names = experiments.available()
         width = max((len(n) for n in names), default=0)
@@ -193,8 +193,6 @@ def cmd_reproduce(args: argparse.Namespace) -> int:
 
 
 def cmd_compare(args: argparse.Namespace) -> int:
-    from ..analysis.similarity import METRICS, compare_sources
-
     metrics = list(METRICS) if args.metric == "all" else [args.metric]
     report = compare_sources(args.a, args.b, metrics=metrics, n_trials=args.trials, seed=args.seed,
                              n_permutations=args.permutations)
@@ -209,8 +207,6 @@ def cmd_compare(args: argparse.Namespace) -> int:
 
 
 def cmd_fit(args: argparse.Namespace) -> int:
-    from ..data import fit_run
-
     if args.rank == "auto":
         rank: int | str = "auto"
     else:
@@ -266,13 +262,14 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--device")
     ev.set_defaults(func=cmd_evaluate)
 
-    an = sub.add_parser("analyze", help="fixed points, state space, flow field and Lyapunov exponent of a trained run")
+    an = sub.add_parser("analyse", aliases=["analyze"],
+                        help="fixed points, state space, flow field and Lyapunov exponent of a trained run")
     an.add_argument("run_dir")
     an.add_argument("--trials", type=int, default=256, help="fresh trials to simulate")
     an.add_argument("--candidates", type=int, default=1024, help="starting states of the fixed-point search")
     an.add_argument("--seed", type=int, default=0)
     an.add_argument("--no-progress", action="store_true")
-    an.set_defaults(func=cmd_analyze)
+    an.set_defaults(func=cmd_analyse)
 
     r = sub.add_parser("reproduce", help="run a classic result (e.g. chaos at g = 1); without NAME, list them")
     r.add_argument("name", nargs="?", help="reproduction name (see `rnnscope reproduce`)")
@@ -321,8 +318,6 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _version() -> str:
-    from .. import __version__
-
     return f"rnnscope {__version__}"
 
 

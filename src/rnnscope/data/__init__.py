@@ -15,7 +15,6 @@ from ._fit import (
     variance_explained,
 )
 from ._nwb import read_nwb
-from ._run import fit_run, load_fit, plot_predicted_vs_recorded, read_data
 
 __all__ = [
     "NeuralData",
@@ -30,8 +29,4 @@ __all__ = [
     "default_fit_training",
     "variance_explained",
     "svd_variance_explained",
-    "fit_run",
-    "load_fit",
-    "read_data",
-    "plot_predicted_vs_recorded",
 ]

@@ -18,6 +18,7 @@ best one.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -27,6 +28,7 @@ from typing import Any, ClassVar
 import torch
 
 from .._validation import check_bool, check_choice, check_float, check_int
+from ..dynamics import simulate
 from ..errors import ConfigError, ShapeError
 from ..models import RateRNN
 from ..tasks._base import AbstractTask, TrialBatch
@@ -225,8 +227,6 @@ class DataFit:
 
         Shape: returns (trials, time, neurons).
         """
-        from ..dynamics import simulate
-
         if data.n_inputs != self.model.input_size:
             raise ShapeError(f"The data has {data.n_inputs} inputs; the fitted network takes {self.model.input_size}.")
         if data.n_neurons != self.model.output_size:
@@ -308,8 +308,8 @@ def fit_rnn(
         tau, nonlinearity, noise_std, learn_initial_state: RateRNN settings (``dt`` is the bin width).
         training: a :class:`~rnnscope.training.TrainingConfig`; default :func:`default_fit_training`.
         final_learning_rate: the learning rate of the last ``1 - decay_at`` of the steps (the
-            first part uses ``training.learning_rate``); None keeps one rate throughout. A resumed
-            run does not know about the drop.
+            first part uses ``training.learning_rate``): the trainer's ``"step"`` schedule, unless
+            ``training`` already has a schedule; None keeps one rate throughout.
         decay_at: fraction of ``training.steps`` after which the rate drops.
         seed: seed of the initial weights (the batches follow ``training.seed``).
         run_dir: folder for the trainer's checkpoint and metrics, or None.
@@ -354,15 +354,12 @@ def fit_rnn(
                          seed=seed)
     task = DataTask(data, norm)
     meta = {"fit": {"rank": rank, "mapping": mapping, "normalisation": norm.to_dict(), "model_config": model.config()}}
+    if final_learning_rate is not None and training.lr_schedule == "constant":
+        # the step size drops for the last steps: a schedule of the one trainer, exact on resume
+        training = dataclasses.replace(training, lr_schedule="step", final_learning_rate=final_learning_rate,
+                                       lr_drop_at=decay_at)
     trainer = Trainer(model, task, training, run_dir=run_dir, progress=progress, checkpoint_metadata=meta)
-    if final_learning_rate is None or training.steps == 0:
-        result = trainer.fit()
-    else:  # one trainer, two phases: the optimiser's step size drops for the last steps
-        first = int(round(decay_at * training.steps))
-        trainer.fit(first)
-        for group in trainer.optimizer.param_groups:
-            group["lr"] = final_learning_rate
-        result = trainer.fit()
+    result = trainer.fit()
     fit = DataFit(model=model.cpu(), rank=rank, mapping=mapping, normalisation=norm, r2_train=float("nan"),
                   r2_test=None, training=result)
     fit.r2_train = fit.score(data)

@@ -17,7 +17,9 @@ import numpy as np
 import torch
 
 from .._validation import check_float, check_int
-from ..errors import ConfigError, ShapeError
+from ..analysis.similarity import ActivitySource
+from ..analysis.state_space import condition_average, gaussian_smooth
+from ..errors import CheckpointError, ConfigError, ShapeError
 
 __all__ = ["NeuralData"]
 
@@ -65,7 +67,7 @@ def _where(mask: torch.Tensor, limit: int = 3) -> str:
 
 
 @dataclass(frozen=True, eq=False)
-class NeuralData:
+class NeuralData(ActivitySource):
     """Recorded activity on trials, the inputs (stimuli) each trial received and its task variables.
 
     Build one with :meth:`from_arrays`, :meth:`from_xarray`, :meth:`from_nwb` or :meth:`load`; the
@@ -245,6 +247,12 @@ class NeuralData:
         """Width of a time bin in ms."""
         return float(self.times[1] - self.times[0])
 
+    def comparable_activity(self) -> torch.Tensor:
+        """The activity on the bins every trial has (bins past the shortest trial are padding in
+        some trials), what the similarity metrics compare. Shape: (trials, time, neurons)."""
+        T = int(self.lengths.min()) if self.lengths is not None else self.n_time
+        return self.activity[:, :T]
+
     def valid_mask(self) -> torch.Tensor:
         """Boolean (trials, time) mask of the bins inside each trial."""
         return torch.arange(self.n_time) < self.lengths[:, None]
@@ -265,8 +273,6 @@ class NeuralData:
         Shape:
             - returns averages (n_conditions, time, neurons), conditions[key] (n_conditions,)
         """
-        from ..analysis.state_space import condition_average
-
         if isinstance(keys, str):
             keys = [keys]
         return condition_average(self.activity, self.conditions, list(keys), self.lengths)
@@ -274,8 +280,6 @@ class NeuralData:
     def smooth(self, sigma_ms: float) -> NeuralData:
         """The same data with activity smoothed in time by a Gaussian of std ``sigma_ms``
         (:func:`rnnscope.analysis.gaussian_smooth`; trial edges and padding respected)."""
-        from ..analysis.state_space import gaussian_smooth
-
         sigma_ms = check_float(f"{_OWNER}.smooth", "sigma_ms", sigma_ms, low=0)
         smoothed = gaussian_smooth(self.activity, sigma_ms, self.dt, self.lengths)
         return self._replace(activity=smoothed)
@@ -495,8 +499,6 @@ class NeuralData:
     def load(cls, path: str | Path) -> NeuralData:
         """Read a ``.npz`` file written by :meth:`save` (or by hand: ``activity`` and ``times`` are
         required; ``inputs``, ``lengths``, ``condition.NAME`` and ``meta`` are optional)."""
-        from ..errors import CheckpointError
-
         path = Path(path)
         if not path.is_file():
             raise CheckpointError(f"{path} does not exist (expected a .npz data file).")

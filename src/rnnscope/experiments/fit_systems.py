@@ -20,6 +20,7 @@ import numpy as np
 
 from ..systems import Bistable, Lorenz, VanDerPol, fit_dynamical_system
 from ._registry import Check, Reproduction, register
+from ..analysis import largest_lyapunov_exponent
 
 __all__ = ["run_fit_systems", "fit_lorenz"]
 
@@ -173,8 +174,6 @@ def run_fit_systems(out: Path, *, quick: bool, seed: int, progress: bool) -> Rep
                            "bistable_n_unstable": k.tolist(), "bistable_train_s": bi.wall_time})
     result.figures.append(_figure_bistable(bi, fps, z, out))
     if not quick:
-        from ..analysis import largest_lyapunov_exponent
-
         first, lz = fit_lorenz(seed, progress)
         x = lz.state_after(lz.heldout.initial_conditions[0], 500)
         lle = largest_lyapunov_exponent(lz.model, n_steps=20_000, transient_steps=2_000, initial_state=x,

@@ -30,6 +30,7 @@ from ..models import RateRNN
 from ..theory.low_rank import GaussianMixtureLoadings, LowRankMeanField, mastrogiuseppe_ostojic_static
 from ..training import Trainer, TrainingConfig
 from ._registry import Check, Reproduction, register
+from ..plotting import plot_flow_field
 
 _MO = "Mastrogiuseppe & Ostojic 2018"
 _MO_REF = "reference run, N = 3000 (SCIENCE.md)"
@@ -248,8 +249,6 @@ def low_rank_mean_field(out: Path, *, quick: bool, seed: int, progress: bool) ->
     numbers["two_populations"] = {"N": N_f, "theory_kappa": theory.kappa.tolist(),
                                   "theory_n_unstable": theory.n_unstable.tolist(), "network_kappa": roots_a.tolist(),
                                   "network_n_unstable": unstable, "max_relative_distance": dev}
-    from ..plotting import plot_flow_field
-
     fig = Figure(figsize=(10.5, 4.4), layout="constrained")
     axes = fig.subplots(1, 2)
     plot_flow_field(mf.flow_field(extent=1.3, resolution=41), axes[0], fixed_points=theory.kappa,

@@ -18,6 +18,7 @@ from ..analysis import find_fixed_points, fit_wong_wang, flow_field, nullclines,
 from ..dynamics import simulate
 from ..models import WongWang
 from ._registry import Check, Reproduction, register
+from ..plotting import plot_flow_field
 
 __all__ = ["run_wong_wang", "REFERENCE_COHERENCES", "REFERENCE_P_CHOICE1", "REFERENCE_MEAN_RT"]
 
@@ -62,8 +63,6 @@ def _phase_planes(model: WongWang, out: Path, conditions, seed: int) -> tuple[Pa
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
-
-    from ..plotting import plot_flow_field
 
     fig, axes = plt.subplots(1, len(conditions), figsize=(4.6 * len(conditions), 4.2), layout="constrained")
     found = {}

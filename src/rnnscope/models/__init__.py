@@ -1,6 +1,7 @@
 """Recurrent network models: vector fields with a readout, under one contract (:class:`AbstractRNN`)."""
 
 from ._base import AbstractRNN, FieldAtInput, LowRankFactors
+from .check import check_model
 from ._nonlinearity import NONLINEARITIES, Nonlinearity, resolve_nonlinearity
 from .hopfield import Hopfield, HopfieldRetrieval
 from .random_network import random_network
@@ -11,6 +12,7 @@ __all__ = [
     "AbstractRNN",
     "LowRankFactors",
     "FieldAtInput",
+    "check_model",
     "RateRNN",
     "Hopfield",
     "HopfieldRetrieval",

@@ -12,9 +12,13 @@ import torch
 
 from .._threads import few_threads
 from .._validation import check_float, check_int
+from ..analysis import find_fixed_points
+from ..dynamics import simulate
 from ..errors import ConfigError
-from ..tasks._base import AbstractTask, TrialBatch
-from ._systems import DynamicalSystem, SystemTrajectories
+from ..models import RateRNN
+from ..tasks import AbstractTask, TrialBatch
+from ..training import Trainer, TrainingConfig
+from ._systems import DynamicalSystem, SystemTrajectories, limit_cycle_period
 
 __all__ = ["TrajectoryTask", "FittedSystem", "fit_dynamical_system", "normalised_mse"]
 
@@ -204,8 +208,6 @@ class FittedSystem:
             - initial_conditions: (batch, dim)
             - returns (batch, n_steps + 1, dim)
         """
-        from ..dynamics import simulate
-
         x0 = np.atleast_2d(np.asarray(initial_conditions, dtype=np.float64))
         task = self.task
         T = int(round(task.duration / task.dt)) if n_steps is None else check_int("FittedSystem.predict", "n_steps",
@@ -221,8 +223,6 @@ class FittedSystem:
     def state_after(self, initial_condition, n_steps: int) -> torch.Tensor:
         """The network's hidden state ``n_steps`` after the pulse of ``initial_condition`` (e.g. a
         point on the fitted attractor to start a Lyapunov estimate from). Shape: (hidden_size,)."""
-        from ..dynamics import simulate
-
         task = self.task
         x0 = np.asarray(initial_condition, dtype=np.float64).reshape(1, -1)
         n_steps = check_int("FittedSystem.state_after", "n_steps", n_steps, low=0)
@@ -237,8 +237,6 @@ class FittedSystem:
                variable: int = 0) -> tuple[float, float, int]:
         """Period of the network's oscillation (autonomous run from a pulse), from the crossings of
         the readout ``variable`` through its mean: ``(period, std, number of cycles)``."""
-        from ._systems import limit_cycle_period
-
         task = self.task
         x0 = np.zeros(len(task.state_names)) if initial_condition is None else initial_condition
         if initial_condition is None:
@@ -254,9 +252,6 @@ class FittedSystem:
 
         Returns ``(FixedPoints, readouts)``; readouts has shape (n, dim).
         """
-        from ..analysis import find_fixed_points
-        from ..dynamics import simulate
-
         batch = self.task.sample(n_trials, seed=seed)
         dtype = next(self.model.parameters()).dtype
         with torch.no_grad():
@@ -318,9 +313,6 @@ def fit_dynamical_system(
     Returns:
         A :class:`FittedSystem`.
     """
-    from ..models import RateRNN
-    from ..training import Trainer, TrainingConfig
-
     own = "fit_dynamical_system"
     seed = check_int(own, "seed", seed, low=0)
     n_heldout = check_int(own, "n_heldout", n_heldout, low=1)
@@ -350,8 +342,6 @@ def fit_dynamical_system(
     config = TrainingConfig(steps=steps, batch_size=batch_size, learning_rate=learning_rate, grad_clip=1.0,
                             eval_every=max(steps, 1), eval_batch_size=128, stop_at_criterion=False,
                             checkpoint_every=max(steps, 1), log_every=max(steps // 20, 1), seed=seed)
-    from ..dynamics import simulate
-
     start = time.perf_counter()
     with few_threads(batch_size * model.hidden_size**2):
         result = Trainer(model, task, config, progress=progress).fit()

@@ -7,7 +7,7 @@
 """
 
 from ._base import AbstractTask, Timeline, TrialBatch
-from ._checker import TaskContractError, check_task
+from ._checker import check_task
 from ._neurogym import from_neurogym
 from ._registry import available, make, register, task_class
 
@@ -15,7 +15,6 @@ __all__ = [
     "AbstractTask",
     "TrialBatch",
     "Timeline",
-    "TaskContractError",
     "available",
     "check_task",
     "from_neurogym",

@@ -203,7 +203,7 @@ class AbstractTask(abc.ABC):
     def analysis_inputs(self) -> dict[str, torch.Tensor]:
         """Constant inputs under which the network's dynamics are worth analysing.
 
-        ``rnnscope analyze`` looks for fixed points under each of them (e.g. one per context of the
+        ``rnnscope analyse`` looks for fixed points under each of them (e.g. one per context of the
         context-dependent decision task). Default: the zero input. Shape of each: (input_size,).
         """
         return {"zero input": torch.zeros(self.input_size)}
@@ -211,7 +211,7 @@ class AbstractTask(abc.ABC):
     def analysis_mask(self, batch: TrialBatch, name: str) -> torch.Tensor | None:
         """The steps of ``batch`` whose dynamics the analysis input ``name`` describes.
 
-        ``rnnscope analyze`` searches for slow points (an approximate line attractor, Mante et al.
+        ``rnnscope analyse`` searches for slow points (an approximate line attractor, Mante et al.
         2013) among the states visited at these steps, under that input: e.g. the stimulus periods
         of the trials of one context. Default None: no such search.
 

@@ -6,12 +6,10 @@ import math
 
 import torch
 
-from ..errors import RnnscopeError
+from ..errors import TaskContractError
 from ._base import AbstractTask, TrialBatch
 
-
-class TaskContractError(RnnscopeError, AssertionError):
-    """A task breaks the contract that :func:`check_task` verifies."""
+__all__ = ["check_task"]
 
 
 def _require(cond: bool, message: str) -> None:

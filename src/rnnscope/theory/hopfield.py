@@ -39,6 +39,7 @@ from scipy import optimize, special
 
 from .._validation import check_bool, check_float, check_int
 from ..errors import ConfigError
+from ..models import Hopfield
 
 __all__ = [
     "ALPHA_C_AGS",
@@ -266,8 +267,6 @@ def hopfield_capacity_curve(
     Returns:
         A :class:`CapacityCurve`.
     """
-    from ..models.hopfield import Hopfield
-
     own = "hopfield_capacity_curve"
     N = check_int(own, "n_units", n_units, low=2)
     n_networks = check_int(own, "n_networks", n_networks, low=1)

@@ -1,27 +1,26 @@
-"""Training by backpropagation through time: one trainer, losses, checkpoints, run folders."""
+"""Training by backpropagation through time: one trainer, losses, learning-rate schedules,
+callbacks and checkpoints."""
 
-from ._checkpoint import Checkpoint, load_checkpoint, save_checkpoint
+from ._callbacks import Callback
+from ._checkpoint import Checkpoint, atomic_write_text, load_checkpoint, save_checkpoint
 from ._config import TrainingConfig
 from ._losses import LOSSES, masked_cross_entropy, masked_mse
-from ._run import Run, default_run_dir, evaluate_run, load_run, read_run_config, resume_run, train_run
-from ._trainer import Trainer, TrainingResult, derive_seed
+from ._trainer import CHECKPOINT_NAME, METRICS_NAME, Trainer, TrainingResult, derive_seed, learning_rate_at
 
 __all__ = [
     "Trainer",
     "TrainingConfig",
     "TrainingResult",
+    "Callback",
+    "learning_rate_at",
     "Checkpoint",
     "save_checkpoint",
     "load_checkpoint",
+    "atomic_write_text",
     "masked_mse",
     "masked_cross_entropy",
     "LOSSES",
     "derive_seed",
-    "Run",
-    "train_run",
-    "resume_run",
-    "load_run",
-    "evaluate_run",
-    "read_run_config",
-    "default_run_dir",
+    "CHECKPOINT_NAME",
+    "METRICS_NAME",
 ]

@@ -16,6 +16,7 @@ from typing import Any
 
 import torch
 
+from .._version import __version__
 from ..errors import CheckpointError
 
 __all__ = ["Checkpoint", "save_checkpoint", "load_checkpoint", "atomic_write_text"]
@@ -82,8 +83,6 @@ def save_checkpoint(
 ) -> None:
     """Write a checkpoint atomically (temporary file, fsync, rename)."""
     from safetensors.torch import save
-
-    from .. import __version__
 
     tensors: dict[str, torch.Tensor] = {
         f"model.{k}": v.detach().cpu().contiguous().clone() for k, v in model.state_dict().items()

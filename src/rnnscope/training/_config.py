@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from .._validation import check_bool, check_choice, check_float, check_int
+from ..errors import ConfigError
 
 __all__ = ["TrainingConfig"]
 
@@ -18,7 +19,13 @@ class TrainingConfig:
     Attributes:
         steps: maximum number of optimisation steps (each on a fresh batch).
         batch_size: trials per step.
-        learning_rate: step size of the optimiser.
+        learning_rate: step size of the optimiser (at the start, see ``lr_schedule``).
+        lr_schedule: how the step size changes with the step (a function of the step, so a
+            resumed run repeats an uninterrupted one): ``"constant"``; ``"step"`` (``learning_rate``
+            until ``lr_drop_at`` of the steps, then ``final_learning_rate``); ``"cosine"`` (from
+            ``learning_rate`` to ``final_learning_rate``, 0 if None, over ``steps``).
+        final_learning_rate: the step size the ``"step"`` and ``"cosine"`` schedules end at.
+        lr_drop_at: fraction of ``steps`` after which the ``"step"`` schedule drops.
         optimizer: ``"adam"`` or ``"sgd"``.
         loss: ``"mse"`` or ``"cross_entropy"``; None uses the task's default.
         grad_clip: maximum global gradient norm; None for no clipping.
@@ -36,6 +43,9 @@ class TrainingConfig:
     steps: int = 2000
     batch_size: int = 64
     learning_rate: float = 1e-3
+    lr_schedule: str = "constant"
+    final_learning_rate: float | None = None
+    lr_drop_at: float = 0.6
     optimizer: str = "adam"
     loss: str | None = None
     grad_clip: float | None = 1.0
@@ -55,6 +65,13 @@ class TrainingConfig:
         set_("steps", check_int(own, "steps", self.steps, low=0))
         set_("batch_size", check_int(own, "batch_size", self.batch_size, low=1))
         set_("learning_rate", check_float(own, "learning_rate", self.learning_rate, low=0, low_inclusive=False))
+        check_choice(own, "lr_schedule", self.lr_schedule, ("constant", "step", "cosine"))
+        if self.final_learning_rate is not None:
+            set_("final_learning_rate", check_float(own, "final_learning_rate", self.final_learning_rate, low=0))
+        elif self.lr_schedule == "step":
+            raise ConfigError(f"The 'final_learning_rate' parameter of {own} must be a float >= 0 with "
+                              f"lr_schedule='step' (the rate after the drop). Got None instead.")
+        set_("lr_drop_at", check_float(own, "lr_drop_at", self.lr_drop_at, low=0, high=1))
         check_choice(own, "optimizer", self.optimizer, ("adam", "sgd"))
         if self.loss is not None:
             check_choice(own, "loss", self.loss, ("mse", "cross_entropy"))

@@ -7,6 +7,7 @@ import json
 import math
 import sys
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -18,11 +19,12 @@ from ..dynamics import simulate
 from ..errors import ConfigError, TrainingDivergedError
 from ..models._base import AbstractRNN
 from ..tasks._base import AbstractTask, TrialBatch
+from ._callbacks import Callback
 from ._checkpoint import atomic_write_text, load_checkpoint, save_checkpoint
 from ._config import TrainingConfig
 from ._losses import LOSSES
 
-__all__ = ["Trainer", "TrainingResult", "derive_seed", "CHECKPOINT_NAME", "METRICS_NAME"]
+__all__ = ["Trainer", "TrainingResult", "derive_seed", "learning_rate_at", "CHECKPOINT_NAME", "METRICS_NAME"]
 
 CHECKPOINT_NAME = "checkpoint.safetensors"
 METRICS_NAME = "metrics.jsonl"
@@ -36,6 +38,27 @@ def derive_seed(seed: int, stream: str, index: int = 0) -> int:
     """
     digest = hashlib.sha256(f"{seed}:{stream}:{index}".encode()).digest()
     return int.from_bytes(digest[:8], "little") >> 1
+
+
+def learning_rate_at(config: TrainingConfig, step: int) -> float:
+    """The learning rate of the optimisation step that follows ``step`` steps done (the schedule of
+    ``config.lr_schedule``): a function of the step alone, so a resumed run repeats an
+    uninterrupted one."""
+    lr = config.learning_rate
+    if config.lr_schedule == "constant":
+        return lr
+    final = config.final_learning_rate
+    if config.lr_schedule == "step":
+        return lr if step < round(config.lr_drop_at * config.steps) else float(final)
+    final = 0.0 if final is None else final
+    frac = min(step / max(config.steps, 1), 1.0)
+    return final + 0.5 * (lr - final) * (1.0 + math.cos(math.pi * frac))
+
+
+def _flush_denormal_is_on() -> bool:
+    """Whether torch flushes denormal floats to zero now (torch has no getter: a product that should
+    give a float32 denormal comes out 0 when flushing is on)."""
+    return bool((torch.tensor([1e-30], dtype=torch.float32) * 1e-10)[0] == 0)
 
 
 @dataclass
@@ -70,6 +93,7 @@ class Trainer:
         device: where to train (``"cpu"``, ``"cuda"``, ...); default: where the model is.
         progress: show a progress bar; default: only when stderr is a terminal.
         checkpoint_metadata: JSON-able data saved in every checkpoint (e.g. the run configuration).
+        callbacks: :class:`~rnnscope.training.Callback` objects called during :meth:`fit`.
     """
 
     def __init__(
@@ -82,6 +106,7 @@ class Trainer:
         device: torch.device | str | None = None,
         progress: bool | None = None,
         checkpoint_metadata: dict[str, Any] | None = None,
+        callbacks: Sequence[Callback] = (),
     ) -> None:
         if not isinstance(model, AbstractRNN):
             raise ConfigError(f"The 'model' parameter of Trainer must be an AbstractRNN. Got {type(model).__name__} instead.")
@@ -115,6 +140,12 @@ class Trainer:
             self.optimizer: torch.optim.Optimizer = torch.optim.Adam(params, lr=config.learning_rate)
         else:
             self.optimizer = torch.optim.SGD(params, lr=config.learning_rate)
+        callbacks = list(callbacks)
+        for cb in callbacks:
+            if not isinstance(cb, Callback):
+                raise ConfigError(f"The 'callbacks' parameter of Trainer must hold Callback objects. "
+                                  f"Got {type(cb).__name__} instead.")
+        self.callbacks = callbacks
         self.run_dir = Path(run_dir) if run_dir is not None else None
         self.progress = sys.stderr.isatty() if progress is None else bool(progress)
         self.checkpoint_metadata = dict(checkpoint_metadata or {})
@@ -150,6 +181,9 @@ class Trainer:
         if not math.isfinite(float(total.detach())):
             self._diverged(value)
         self.optimizer.zero_grad(set_to_none=True)
+        lr = learning_rate_at(cfg, self.step)
+        for group in self.optimizer.param_groups:
+            group["lr"] = lr
         total.backward()
         if cfg.grad_clip is not None:
             torch.nn.utils.clip_grad_norm_(self.model.parameters(), cfg.grad_clip)
@@ -189,17 +223,25 @@ class Trainer:
         Small networks (batch x hidden_size^2 below 2^20 multiply-adds per step) train on one
         intra-op thread: their products take microseconds, and splitting them over threads only adds
         synchronisation (10x slower on a busy 2-core machine, measured).
+
+        Denormal floats (< 1e-38) in gradients and optimiser moments made CPU training up to 25x
+        slower (measured on measure_set_go), so they are flushed to zero during the fit; torch's
+        setting (and the thread count) is restored when it returns: the trainer leaves no global
+        state changed.
         """
-        with few_threads(self.config.batch_size * self.model.hidden_size**2):
-            return self._fit(steps)
+        was_flushing = _flush_denormal_is_on()
+        torch.set_flush_denormal(True)
+        try:
+            with few_threads(self.config.batch_size * self.model.hidden_size**2):
+                return self._fit(steps)
+        finally:
+            torch.set_flush_denormal(was_flushing)
 
     def _fit(self, steps: int | None) -> TrainingResult:
         total_steps = self.config.steps if steps is None else int(steps)
         cfg = self.config
-        # Denormal floats (< 1e-38) in gradients and optimiser moments made CPU training up to 25x
-        # slower (measured on measure_set_go); flushing them to zero changes nothing measurable.
-        # This is a process-wide setting of torch; it is left on.
-        torch.set_flush_denormal(True)
+        for cb in self.callbacks:
+            cb.on_fit_start(self)
         start = time.perf_counter() - self.elapsed
         stopped = "max_steps"
         bar = None
@@ -210,8 +252,7 @@ class Trainer:
                        file=sys.stderr, dynamic_ncols=True)
         try:
             if self.step == 0 and not self.last_evaluation:
-                self.last_evaluation = self.evaluate()
-                self._log({"step": 0, "eval": self.last_evaluation})
+                self._evaluate_and_log()
             if cfg.stop_at_criterion and self.last_evaluation.get("performance", 0.0) >= self.criterion:
                 stopped = "criterion"
             while stopped != "criterion" and self.step < total_steps:
@@ -219,9 +260,10 @@ class Trainer:
                 self.elapsed = time.perf_counter() - start
                 if self.step % cfg.log_every == 0:
                     self._log({"step": self.step, "loss": loss, "time": round(self.elapsed, 3)})
+                for cb in self.callbacks:
+                    cb.on_step_end(self, loss)
                 if self.step % cfg.eval_every == 0 or self.step == total_steps:
-                    self.last_evaluation = self.evaluate()
-                    self._log({"step": self.step, "eval": self.last_evaluation})
+                    self._evaluate_and_log()
                     if cfg.stop_at_criterion and self.last_evaluation["performance"] >= self.criterion:
                         stopped = "criterion"
                 if bar is not None:
@@ -234,7 +276,7 @@ class Trainer:
                 bar.close()
         self.elapsed = time.perf_counter() - start
         self.save_checkpoint()
-        return TrainingResult(
+        result = TrainingResult(
             steps=self.step,
             loss=self.last_loss if math.isfinite(self.last_loss) else float(self.last_evaluation.get("loss", float("nan"))),
             performance=float(self.last_evaluation.get("performance", float("nan"))),
@@ -243,6 +285,15 @@ class Trainer:
             wall_time=self.elapsed,
             history=list(self.history),
         )
+        for cb in self.callbacks:
+            cb.on_fit_end(self, result)
+        return result
+
+    def _evaluate_and_log(self) -> None:
+        self.last_evaluation = self.evaluate()
+        self._log({"step": self.step, "eval": self.last_evaluation})
+        for cb in self.callbacks:
+            cb.on_evaluation(self, self.last_evaluation)
 
     # ------------------------------------------------------------------ persistence
     def _log(self, record: dict[str, Any]) -> None:
@@ -268,6 +319,8 @@ class Trainer:
         }
         save_checkpoint(path, self.model, self.optimizer, step=self.step, metadata=meta)
         self._last_checkpoint_step = self.step
+        for cb in self.callbacks:
+            cb.on_checkpoint(self, Path(path))
         return Path(path)
 
     def resume(self, path: str | Path | None = None) -> Trainer:

@@ -3,7 +3,7 @@
 import pytest
 
 from rnnscope import ConfigError
-from rnnscope.config import RunConfig, build_run_config, load_config_file
+from rnnscope.runs import RunConfig, build_run_config, load_config_file
 
 
 def test_defaults_then_task_recommendations_then_file(tmp_path):
@@ -59,7 +59,7 @@ def test_model_dt_must_agree_with_task_dt():
 def test_exponent_notation_is_a_float_in_config_files_and_set(tmp_path):
     # YAML 1.1 reads 1e-4 (no dot) as a string; users write it all the time
     from rnnscope.cli import _parse_set
-    from rnnscope.config import build_run_config, load_config_file
+    from rnnscope.runs import build_run_config, load_config_file
 
     path = tmp_path / "c.yaml"
     path.write_text("task: flipflop\ntraining:\n  rate_l2: 1e-4\n  learning_rate: 3E-3\n")

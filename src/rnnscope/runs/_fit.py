@@ -18,12 +18,11 @@ import torch
 import yaml
 
 from .._validation import check_float, check_int
+from .._version import __version__
+from ..data import DataFit, NeuralData, Normalisation, default_fit_training, select_rank
 from ..errors import CheckpointError, ConfigError
 from ..models import RateRNN
-from ..training import load_checkpoint
-from ..training._checkpoint import atomic_write_text
-from ._fit import DataFit, Normalisation, default_fit_training, select_rank
-from ._neural_data import NeuralData
+from ..training import atomic_write_text, load_checkpoint
 
 __all__ = ["fit_run", "load_fit", "read_data"]
 
@@ -95,7 +94,7 @@ def fit_run(
         shutil.copyfile(chosen / name, out / name)
     summary = {**sel.to_dict(), "n_trials": data.n_trials, "n_neurons": data.n_neurons, "n_inputs": data.n_inputs,
                "dt": data.dt, "mapping": mapping, "wall_time_s": round(sum(f.training.wall_time for f in sel.fits.values()), 2),
-               "library_version": _version()}
+               "library_version": __version__}
     _figures(sel, data, out, test_fraction, stratify, seed)
     atomic_write_text(out / SUMMARY_NAME, json.dumps(summary, indent=2))
     return summary
@@ -181,9 +180,3 @@ def load_fit(path: str | Path, rank: int | None = None) -> DataFit:
     i = summary["ranks"].index(k)
     return DataFit(model=model, rank=k, mapping=meta["mapping"], normalisation=Normalisation.from_dict(meta["normalisation"]),
                    r2_train=summary["r2_train"][i], r2_test=summary["r2_test"][i], training=None)
-
-
-def _version() -> str:
-    from .. import __version__
-
-    return __version__

@@ -1,6 +1,6 @@
-"""``rnnscope analyze``: the analyses that fit a trained run, as figures, numbers and one HTML page.
+"""``rnnscope analyse``: the analyses that fit a trained run, as figures, numbers and one HTML page.
 
-For a run folder, :func:`analyze_run`
+For a run folder, :func:`analyse_run`
 1. simulates fresh trials of the run's task without noise;
 2. finds fixed and slow points under each of the task's :meth:`~rnnscope.tasks.AbstractTask.analysis_inputs`
    (e.g. one per context of the context-dependent decision task), starting from visited states,
@@ -28,10 +28,24 @@ from typing import Any
 import torch
 
 from .._validation import check_int
+from ..analysis import (
+    PCA,
+    RegressionAxes,
+    condition_average,
+    find_fixed_points,
+    find_slow_points,
+    flow_field,
+    largest_lyapunov_exponent,
+    latent_flow_field,
+    line_attractor_report,
+    linearise,
+)
 from ..dynamics import simulate
-from ..training._checkpoint import atomic_write_text
+from ..plotting import plot_flow_field, plot_trajectories, plot_variance_explained
+from ..training import atomic_write_text
+from ._folders import load_run
 
-__all__ = ["analyze_run"]
+__all__ = ["analyse_run"]
 
 
 def _slug(name: str) -> str:
@@ -46,7 +60,7 @@ def _num(v: Any) -> Any:
     return v
 
 
-def analyze_run(
+def analyse_run(
     run_dir: str | Path,
     *,
     n_trials: int = 256,
@@ -65,20 +79,13 @@ def analyze_run(
         seed: seed of the trials and of the candidate draw.
         progress: progress bars; default only when stderr is a terminal.
     """
-    from ..plotting import plot_flow_field, plot_trajectories, plot_variance_explained
-    from ..training import load_run
-    from .fixed_points import find_fixed_points, find_slow_points
-    from .flow_field import flow_field, latent_flow_field
-    from .linearisation import line_attractor_report, linearise
-    from .lyapunov import largest_lyapunov_exponent
-    from .state_space import PCA, RegressionAxes, condition_average
-
-    own = "analyze_run"
+    own = "analyse_run"
     n_trials = check_int(own, "n_trials", n_trials, low=2)
     n_candidates = check_int(own, "n_candidates", n_candidates, low=1)
     lyapunov_steps = check_int(own, "lyapunov_steps", lyapunov_steps, low=10)
     run = load_run(run_dir, device="cpu")
     model, task = run.model.eval(), run.task
+    factors = model.low_rank_factors()
     out = Path(run_dir) / "analysis"
     out.mkdir(exist_ok=True)
     figures: dict[str, str] = {}
@@ -97,8 +104,9 @@ def analyze_run(
         "task": task.name,
         "run": str(Path(run_dir)),
         "step": run.step,
+        "model": run.config.model.kind,
         "hidden_size": model.hidden_size,
-        "rank": model.rank,
+        "rank": None if factors is None else factors.rank,
         "time": model.time,
         "performance_without_noise": _num(scores["performance"]),
         "conditions": {},
@@ -205,7 +213,7 @@ def analyze_run(
     # flow field in the most informative plane
     first_name, u0 = next(iter(task.analysis_inputs().items()))
     fps0 = fps_by_condition[first_name]
-    if model.rank == 2 and model.bulk is None:
+    if factors is not None and factors.rank == 2 and factors.bulk is None:
         flow = latent_flow_field(model, inputs=u0, resolution=25, states=states)
         plane = "latent coordinates kappa of the rank-2 network (exact reduced dynamics)"
     else:
@@ -228,8 +236,8 @@ def analyze_run(
                                    progress=progress)
     lyap = {"input_condition": first_name, "largest": _num(le.largest), "standard_error": _num(float(le.convergence[0])),
             "units": "1/ms" if model.time == "continuous" else "1/step"}
-    if model.time == "continuous":
-        lyap["largest_per_tau"] = _num(le.largest * model.tau)
+    if model.time == "continuous" and model.time_constant is not None:
+        lyap["largest_per_tau"] = _num(le.largest * model.time_constant)
     report["lyapunov"] = lyap
     report["wall_time_s"] = round(time.perf_counter() - t_start, 2)
 

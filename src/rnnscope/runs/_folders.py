@@ -1,6 +1,6 @@
 """Run folders: train a configured run, resume it, load it back, re-score it.
 
-A run folder holds ``config.yaml`` (the resolved :class:`~rnnscope.config.RunConfig`),
+A run folder holds ``config.yaml`` (the resolved :class:`~rnnscope.runs.RunConfig`),
 ``checkpoint.safetensors``, ``metrics.jsonl``, ``summary.json`` and ``figures/``.
 """
 
@@ -8,20 +8,23 @@ from __future__ import annotations
 
 import json
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 import torch
 
-from ..config import RunConfig, build_run_config, load_config_file
+from .._version import __version__
+from ..dynamics import simulate
 from ..errors import CheckpointError, ConfigError, TrainingDivergedError
-from ..models import RateRNN
-from ..tasks._base import AbstractTask
-from ._checkpoint import atomic_write_text, load_checkpoint
-from ._trainer import CHECKPOINT_NAME, METRICS_NAME, Trainer, derive_seed
+from ..models import AbstractRNN
+from ..plotting import plot_trials
+from ..tasks import AbstractTask
+from ..training import CHECKPOINT_NAME, METRICS_NAME, Trainer, atomic_write_text, derive_seed, load_checkpoint
+from ._config import RunConfig, build_run_config, load_config_file
 
-__all__ = ["Run", "train_run", "resume_run", "load_run", "evaluate_run", "default_run_dir"]
+__all__ = ["Run", "train_run", "resume_run", "load_run", "evaluate_run", "default_run_dir", "read_run_config",
+           "CONFIG_NAME", "SUMMARY_NAME"]
 
 CONFIG_NAME = "config.yaml"
 SUMMARY_NAME = "summary.json"
@@ -34,7 +37,7 @@ class Run:
     path: Path
     config: RunConfig
     task: AbstractTask
-    model: RateRNN
+    model: AbstractRNN
     step: int
 
 
@@ -72,8 +75,6 @@ def resume_run(out: str | Path, *, steps: int | None = None, progress: bool | No
     out = Path(out)
     config = read_run_config(out)
     if steps is not None:
-        from dataclasses import replace
-
         config = RunConfig(**{**config.__dict__, "training": replace(config.training, steps=int(steps))})
         atomic_write_text(out / CONFIG_NAME, config.to_yaml())
     trainer = _make_trainer(config, out, progress)
@@ -101,9 +102,10 @@ def _fit_and_report(trainer: Trainer, config: RunConfig, out: Path) -> dict[str,
         "train_loss": _num(result.loss),
         "evaluation": {k: _num(v) for k, v in final.items()},
         "wall_time_s": round(result.wall_time, 2),
+        "model": config.model.kind,
         "hidden_size": config.model.hidden_size,
-        "rank": config.model.rank,
-        "library_version": _version(),
+        "rank": config.model.get("rank"),
+        "library_version": __version__,
     }
     _write_figures(trainer, out)
     atomic_write_text(out / SUMMARY_NAME, json.dumps(summary, indent=2))
@@ -111,9 +113,6 @@ def _fit_and_report(trainer: Trainer, config: RunConfig, out: Path) -> dict[str,
 
 
 def _write_figures(trainer: Trainer, out: Path) -> None:
-    from ..dynamics import simulate
-    from ..plotting import plot_trials
-
     figdir = out / "figures"
     figdir.mkdir(exist_ok=True)
     task = trainer.task
@@ -171,11 +170,3 @@ def _clip01(v: float) -> float | None:
     v = _num(v)
     return None if v is None else min(1.0, max(0.0, float(v)))
 
-
-def _version() -> str:
-    from .. import __version__
-
-    return __version__
-
-
-__all__ += ["read_run_config", "METRICS_NAME", "CONFIG_NAME", "SUMMARY_NAME"]

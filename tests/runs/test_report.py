@@ -1,4 +1,4 @@
-"""`rnnscope analyze` end to end on tiny runs of every task."""
+"""`rnnscope analyse` end to end on tiny runs of every task."""
 
 import json
 
@@ -9,12 +9,12 @@ from rnnscope.tasks import available
 
 
 @pytest.mark.parametrize("name", available())
-def test_analyze_every_task_end_to_end(name, tmp_path, capsys):
+def test_analyse_every_task_end_to_end(name, tmp_path, capsys):
     run = tmp_path / name
     extra = ["--rank", "2"] if name == "perceptual_decision" else []  # exercises the latent flow field
     assert main(["train", name, "--steps", "15", "--hidden-size", "16", "--batch-size", "8", "--out", str(run),
                  "--no-progress", "--set", "training.eval_batch_size=16", *extra]) == 0
-    assert main(["analyze", str(run), "--trials", "32", "--candidates", "64", "--no-progress"]) == 0
+    assert main(["analyse", str(run), "--trials", "32", "--candidates", "64", "--no-progress"]) == 0
     out = run / "analysis"
     report = json.loads((out / "analysis.json").read_text())
     assert report["task"] == name
@@ -34,6 +34,6 @@ def test_analyze_every_task_end_to_end(name, tmp_path, capsys):
     assert "fixed points" in capsys.readouterr().out
 
 
-def test_analyze_refuses_a_folder_that_is_not_a_run(tmp_path, capsys):
-    assert main(["analyze", str(tmp_path)]) == 2
+def test_analyse_refuses_a_folder_that_is_not_a_run(tmp_path, capsys):
+    assert main(["analyse", str(tmp_path)]) == 2
     assert "not a run folder" in capsys.readouterr().err

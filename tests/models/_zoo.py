@@ -1,0 +1,29 @@
+"""One constructor for every kind of model the library has, for the contract tests."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import torch
+
+from rnnscope.models import AbstractRNN, Hopfield, RateRNN, WongWang, random_network
+
+
+def every_model() -> list[tuple[str, Callable[[], AbstractRNN]]]:
+    """``(name, build)`` pairs: small instances of every model class and of the variants of each
+    (low rank, bulk, Dale's law, discrete time, custom nonlinearity, ...)."""
+    return [
+        ("rate", lambda: RateRNN(3, 10, 2, seed=0)),
+        ("rate-discrete-relu", lambda: RateRNN(2, 8, 1, time="discrete", nonlinearity="relu", g=0.5, seed=1)),
+        ("rate-rank2", lambda: RateRNN(3, 10, 2, rank=2, seed=2)),
+        ("rate-rank1-bulk", lambda: RateRNN(1, 10, 1, rank=1, bulk_g=0.5, seed=3)),
+        ("rate-rank1-discrete", lambda: RateRNN(2, 10, 1, rank=1, time="discrete", seed=4)),
+        ("rate-dale-mask-noise", lambda: RateRNN(2, 8, 1, dale=0.8, sparsity=0.2, autapses=False, noise_std=0.1,
+                                                 input_noise_std=0.1, readout="states", seed=5)),
+        ("rate-softplus-learnt-x0", lambda: RateRNN(2, 8, 1, nonlinearity="softplus", learn_initial_state=True,
+                                                    frozen=("input",), seed=6)),
+        ("rate-custom-phi", lambda: RateRNN(2, 6, 1, nonlinearity=lambda x: torch.tanh(x) ** 3, seed=7)),
+        ("random-network", lambda: random_network(20, 1.5, seed=0)),
+        ("hopfield", lambda: Hopfield.random(3, 30, seed=0)),
+        ("wong-wang", lambda: WongWang()),
+    ]

@@ -242,7 +242,7 @@ def test_low_rank_search_matches_full_search(time):
 @pytest.mark.parametrize("time", ["continuous", "discrete"])
 def test_low_rank_spectrum_from_structure_equals_the_general_solver(time):
     """Eigen-decomposition of a low-rank network's Jacobian from its K x K structure (O(N^2 K))."""
-    from rnnscope.analysis.fixed_points import _low_rank_eig
+    from rnnscope.analysis._low_rank_search import _low_rank_eig
     from rnnscope.numerics import sort_and_normalise as _sort_and_normalise, sorted_eig as _sorted_eig
 
     model = _rank_two_network(time)

@@ -10,7 +10,9 @@ from .decisions import (
     psychometric,
     threshold_decisions,
 )
-from .fixed_points import FixedPoints, candidates_from_trajectories, find_fixed_points, find_slow_points
+from ._fixed_points_result import FixedPoints
+from .fixed_points import candidates_from_trajectories, find_fixed_points
+from .slow_points import find_slow_points
 from .flow_field import FlowField, Nullclines, flow_field, flow_field_from_pca, latent_flow_field, nullclines
 from .linearisation import LineAttractorReport, Linearisation, line_attractor_report, linearise
 from .lyapunov import (

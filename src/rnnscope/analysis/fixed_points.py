@@ -53,156 +53,21 @@ roots are mapped back to states. (Slow points found this way are local minima of
 from __future__ import annotations
 
 import sys
-from collections.abc import Callable
-from dataclasses import dataclass
-from pathlib import Path
 
 import torch
 
 from .._validation import check_bool, check_float, check_int
 from ..dynamics import Trajectory, simulate
 from ..errors import ConfigError, ShapeError
-from ..models._base import AbstractRNN
-from ..tasks._base import TrialBatch
-from ..numerics import NonlinearSystem, half_squared_norm, newton_search, sort_and_normalise, sorted_eig, unique_points
-from ._results_io import load_result, save_result
+from ..models import AbstractRNN
+from ..numerics import NonlinearSystem, newton_search, sort_and_normalise, sorted_eig, unique_points
+from ..tasks import TrialBatch
+from ._fixed_points_result import FixedPoints
+from ._low_rank_search import _low_rank_eig, _low_rank_search, _segment_seeds
 
-__all__ = ["FixedPoints", "find_fixed_points", "find_slow_points", "candidates_from_trajectories"]
+__all__ = ["find_fixed_points", "candidates_from_trajectories"]
 
 _OWNER = "find_fixed_points"
-_ARRAYS = ("states", "q", "inputs", "eigenvalues", "eigenvectors", "n_unstable", "is_slow")
-
-
-# ---------------------------------------------------------------------------------------------- result
-@dataclass(frozen=True, eq=False)
-class FixedPoints:
-    """A batch of fixed (and slow) points with their linearisation.
-
-    Attributes:
-        states: the points, float64.
-        q: ``|F(x)|^2 / 2`` at each point (F the flow, or map minus identity).
-        inputs: the constant input of each point.
-        eigenvalues: eigenvalues of the Jacobian of the vector field (the flow in continuous time,
-            the map in discrete time), complex, sorted by decreasing real part (continuous) or modulus
-            (discrete).
-        eigenvectors: the matching right eigenvectors, as columns (unit norm, largest entry real
-            and positive).
-        n_unstable: number of unstable directions (real part > 0, resp. modulus > 1).
-        is_slow: True for slow points (the search stopped with ``q`` above its tolerance).
-        time: ``"continuous"`` or ``"discrete"``.
-        dt: the model's time step in ms (time constants of discrete-time modes need it).
-
-    Shape:
-        - states: (n, hidden_size); q: (n,); inputs: (n, input_size)
-        - eigenvalues: (n, hidden_size); eigenvectors: (n, hidden_size, hidden_size)
-        - n_unstable, is_slow: (n,)
-    """
-
-    states: torch.Tensor
-    q: torch.Tensor
-    inputs: torch.Tensor
-    eigenvalues: torch.Tensor
-    eigenvectors: torch.Tensor
-    n_unstable: torch.Tensor
-    is_slow: torch.Tensor
-    time: str = "continuous"
-    dt: float = 1.0
-
-    def __post_init__(self) -> None:
-        if self.time not in ("continuous", "discrete"):
-            raise ConfigError(f"The 'time' parameter of FixedPoints must be one of 'continuous', 'discrete'. "
-                              f"Got {self.time!r} instead.")
-        if self.states.ndim != 2:
-            raise ShapeError(f"The 'states' parameter of FixedPoints must have shape (n, hidden_size). "
-                             f"Got {tuple(self.states.shape)} instead.")
-        n, N = self.states.shape
-        expected = {"q": "(n,)", "inputs": "(n, input_size)", "eigenvalues": "(n, hidden_size)",
-                    "eigenvectors": "(n, hidden_size, hidden_size)", "n_unstable": "(n,)", "is_slow": "(n,)"}
-        shapes = {"q": (n,), "eigenvalues": (n, N), "eigenvectors": (n, N, N), "n_unstable": (n,), "is_slow": (n,)}
-        for name, shown in expected.items():
-            shape = tuple(getattr(self, name).shape)
-            bad = (len(shape) != 2 or shape[0] != n) if name == "inputs" else shape != shapes[name]
-            if bad:
-                raise ShapeError(f"The {name!r} parameter of FixedPoints must have shape {shown} with "
-                                 f"n = {n}, hidden_size = {N}. Got {shape} instead.")
-
-    # ------------------------------------------------------------------ sizes and subsets
-    def __len__(self) -> int:
-        return int(self.states.shape[0])
-
-    @property
-    def hidden_size(self) -> int:
-        return int(self.states.shape[1])
-
-    @property
-    def input_size(self) -> int:
-        return int(self.inputs.shape[1])
-
-    def __getitem__(self, index: int | slice | torch.Tensor) -> FixedPoints:
-        """The subset selected by an index, a slice, a boolean mask or an index tensor."""
-        if isinstance(index, int):
-            index = slice(index, index + 1) if index != -1 else slice(-1, None)
-        kw = {name: getattr(self, name)[index] for name in _ARRAYS}
-        return FixedPoints(**kw, time=self.time, dt=self.dt)
-
-    def fixed(self) -> FixedPoints:
-        """The true fixed points (``q`` at or below the search tolerance)."""
-        return self[~self.is_slow]
-
-    def slow(self) -> FixedPoints:
-        """The slow points (local minima of ``q`` above the tolerance)."""
-        return self[self.is_slow]
-
-    def stable(self) -> FixedPoints:
-        """Fixed points without unstable directions."""
-        return self[~self.is_slow & (self.n_unstable == 0)]
-
-    def saddles(self) -> FixedPoints:
-        """Fixed points with some, but not all, directions unstable."""
-        return self[~self.is_slow & (self.n_unstable > 0) & (self.n_unstable < self.hidden_size)]
-
-    def unstable(self) -> FixedPoints:
-        """Fixed points whose every direction is unstable (repellers)."""
-        return self[~self.is_slow & (self.n_unstable == self.hidden_size)]
-
-    def by_n_unstable(self) -> dict[int, int]:
-        """Number of true fixed points with k unstable directions, ``{k: count}``, k ascending."""
-        values, counts = torch.unique(self.n_unstable[~self.is_slow], return_counts=True)
-        return {int(v): int(c) for v, c in zip(values, counts)}
-
-    @property
-    def stability(self) -> list[str]:
-        """A label per point: ``"stable"``, ``"saddle-k"`` (k unstable directions), ``"unstable"``, or
-        ``"slow"``."""
-        out = []
-        for slow, k in zip(self.is_slow.tolist(), self.n_unstable.tolist()):
-            if slow:
-                out.append("slow")
-            elif k == 0:
-                out.append("stable")
-            elif k == self.hidden_size:
-                out.append("unstable")
-            else:
-                out.append(f"saddle-{k}")
-        return out
-
-    def __repr__(self) -> str:
-        return (f"FixedPoints(n={len(self)}, hidden_size={self.hidden_size}, time={self.time!r}, "
-                f"fixed={int((~self.is_slow).sum())}, slow={int(self.is_slow.sum())}, "
-                f"by_n_unstable={self.by_n_unstable()})")
-
-    # ------------------------------------------------------------------ saving
-    def save(self, path: str | Path) -> Path:
-        """Write a ``.npz`` file (numpy arrays named like the attributes, plus ``meta``, a JSON
-        string with ``time`` and ``dt``). Returns the path written."""
-        return save_result(path, "FixedPoints", {name: getattr(self, name) for name in _ARRAYS},
-                           {"time": self.time, "dt": self.dt})
-
-    @classmethod
-    def load(cls, path: str | Path) -> FixedPoints:
-        """Read a file written by :meth:`save`."""
-        kw, meta = load_result(path, "FixedPoints", _ARRAYS)
-        return cls(**kw, time=meta["time"], dt=float(meta["dt"]))
 
 
 # ---------------------------------------------------------------------------------------------- candidates
@@ -470,63 +335,6 @@ def _spectrum(model: AbstractRNN, u: torch.Tensor, points: torch.Tensor, tol: fl
     return vals, vecs, n_unstable
 
 
-def _low_rank_eig(model: AbstractRNN, points: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor] | None:
-    """Eigenvalues and right eigenvectors of the Jacobian of a low-rank network (no random bulk)
-    from its structure, in O(N^2 K) per point instead of the O(N^3) of a general eigen-solver.
-
-    ``J D = m (D n)^T / N`` with ``D = diag(phi'(x))`` has rank K: its nonzero eigenvalues are those
-    of the K x K matrix ``S = n^T D m / N``, with eigenvectors ``m a`` for S's eigenvectors a, and 0
-    on the (N - K)-dimensional complement of ``D n``, spanned by the last N - K columns of a complete
-    QR of ``D n``. The Jacobian is ``(J D - I) / tau`` (continuous) or ``J D`` (discrete). Returns
-    None (the general solver is used) for other models, or where m has dependent columns.
-    """
-    factors = model.low_rank_factors()
-    if factors is None or factors.bulk is not None:
-        return None
-    N, K = factors.hidden_size, factors.rank
-    f64 = torch.float64
-    m, n = factors.m.detach().to(f64), factors.n.detach().to(f64)
-    if K >= N or torch.linalg.matrix_rank(m) < K:
-        return None
-    d = factors.phi.derivative(points.to(f64))  # (P, N)
-    Dn = d[..., :, None] * n  # (P, N, K)
-    S = Dn.transpose(-1, -2) @ m / N  # (P, K, K)
-    mu, a = torch.linalg.eig(S)  # (P, K), (P, K, K)
-    right = m.to(torch.complex128) @ a  # (P, N, K): J D (m a) = m S a = mu (m a)
-    Q = torch.linalg.qr(Dn, mode="complete").Q[..., :, K:]  # (P, N, N - K): (D n)^T v = 0
-    vals = torch.cat([mu, mu.new_zeros(points.shape[0], N - K)], dim=-1)
-    vecs = torch.cat([right, Q.to(torch.complex128)], dim=-1)
-    if model.time == "continuous":
-        vals = (vals - 1.0) / model.time_constant
-    return vals, vecs
-
-
-def _segment_seeds(F: Callable[[torch.Tensor], torch.Tensor], stable: torch.Tensor, limit: int,
-                   samples: int = 9) -> torch.Tensor:
-    """Seeds for the saddles between attractors: on the segment between each pair of ``stable``
-    points (at most ``limit`` pairs, drawn at random), the midpoint and every interior local minimum
-    of q among ``samples`` evenly spaced points; plus the centroid of all stable points.
-
-    A saddle between two attractors sits on the boundary of their basins, near the segment that joins
-    them but not always at its middle; q along the segment dips where the segment passes it.
-    """
-    s = stable.shape[0]
-    if s < 2:
-        return stable.new_zeros(0, stable.shape[1])
-    i, j = torch.triu_indices(s, s, offset=1, device=stable.device)
-    if i.numel() > limit:
-        gen = torch.Generator().manual_seed(1)
-        pick = torch.randperm(i.numel(), generator=gen)[:limit].to(i.device)
-        i, j = i[pick], j[pick]
-    t = torch.linspace(0, 1, samples + 2, dtype=stable.dtype, device=stable.device)  # with the ends
-    line = stable[i, None, :] + t[None, :, None] * (stable[j] - stable[i])[:, None, :]  # (pairs, T, N)
-    q = half_squared_norm(F(line.reshape(-1, stable.shape[1]))).reshape(line.shape[:2])
-    inner = (q[:, 1:-1] <= q[:, :-2]) & (q[:, 1:-1] <= q[:, 2:])
-    inner[:, samples // 2] = True  # the midpoint
-    seeds = line[:, 1:-1][inner]
-    return torch.cat([seeds, stable.mean(0, keepdim=True)])
-
-
 def _full_search(model, u, candidates, radius, scale, seed_midpoints, cache, **kw):
     system = _system(model, u)
     known = candidates.new_zeros(0, candidates.shape[1])
@@ -539,60 +347,6 @@ def _full_search(model, u, candidates, radius, scale, seed_midpoints, cache, **k
             x2, q2, conv2 = newton_search(system, seeds, radius=radius, trust_radius=scale, known=x[conv], **kw)
             x, q, conv = torch.cat([x, x2]), torch.cat([q, q2]), torch.cat([conv, conv2])
     return x, q, conv
-
-
-def _low_rank_search(model: AbstractRNN, u, candidates, n_candidates, radius, seed, seed_midpoints, cache,
-                     *, tol_q, **kw):
-    """Exact search in the K-dimensional latent space of a low-rank network (no bulk)."""
-    factors = model.low_rank_factors()
-    M, Nl = factors.m, factors.n  # (N, K)
-    N, K = M.shape
-    c = model.at_input(u).drive  # I u + b
-    phi = factors.phi
-    eye = torch.eye(K, dtype=M.dtype, device=M.device)
-
-    def G(kappa: torch.Tensor) -> torch.Tensor:
-        return kappa - phi(kappa @ M.T + c) @ Nl / N
-
-    def JG(kappa: torch.Tensor) -> torch.Tensor:
-        d = phi.derivative(kappa @ M.T + c)
-        return eye - (Nl.T * d[:, None, :]) @ M / N
-
-    latent = NonlinearSystem(G, JG)
-
-    def to_states(kappa: torch.Tensor) -> torch.Tensor:
-        return kappa @ M.T + c
-
-    # starts: the latent coordinates of the candidates, plus random latent states in a box that
-    # holds every fixed point when phi is bounded (|kappa_k| <= mean_i |n_ik| sup|phi|) and the
-    # candidates' latent coordinates (else a guess of 5 for sup|phi|)
-    probe = phi(torch.linspace(-50, 50, 101, dtype=M.dtype, device=M.device)).abs().amax()
-    bound = float(probe) if float(probe) <= 1.0 + 1e-12 else 5.0
-    box = Nl.abs().mean(0) * bound * 1.1 + 1e-3
-    starts = []
-    if candidates is not None:
-        starts.append(phi(candidates) @ Nl / N)
-        box = torch.maximum(box, starts[0].abs().amax(0) * 1.5)
-    gen = torch.Generator().manual_seed(seed)
-    r0 = torch.rand(n_candidates, K, generator=gen, dtype=torch.float64).to(M.device)
-    starts.append((2 * r0 - 1) * box)
-    starts = torch.cat(starts)
-    s = max(float(starts.pow(2).sum(-1).mean().sqrt()), 1e-3)
-    # the latent radius maps tol_unique * scale through |M kappa| <= |M|_2 |kappa|
-    lat_radius = radius / max(float(torch.linalg.matrix_norm(M, ord=2)), 1e-12)
-    lat_tol = min(tol_q, 1e-20) * max(1.0, s * s)
-    opts = dict(tol_q=lat_tol, radius=lat_radius, trust_radius=s, **kw)
-    kappa, qk, conv = newton_search(latent, starts, known=starts.new_zeros(0, K), **opts)
-    if seed_midpoints and conv.any():
-        fixed = kappa[conv][unique_points(kappa[conv], qk[conv], lat_radius)]
-        _, _, n_unstable = cache(to_states(fixed))
-        seeds = _segment_seeds(latent.F, fixed[n_unstable == 0], max(starts.shape[0], 64))
-        if seeds.shape[0] > 0:
-            k2, _, _ = newton_search(latent, seeds, known=kappa[conv], **opts)
-            kappa = torch.cat([kappa, k2])
-    x = to_states(kappa)
-    q = half_squared_norm(_system(model, u).F(x))
-    return x, q, q <= tol_q
 
 
 def _assemble(model, u, points, q, is_slow, cache: _SpectrumCache) -> FixedPoints:
@@ -615,59 +369,3 @@ def _assemble(model, u, points, q, is_slow, cache: _SpectrumCache) -> FixedPoint
         dt=float(model.dt),
     )
 
-
-def find_slow_points(
-    model: AbstractRNN,
-    inputs: torch.Tensor | None,
-    states: torch.Tensor | Trajectory,
-    *,
-    speed_fraction: float = 0.1,
-    n_candidates: int = 1024,
-    tol_unique: float = 1e-2,
-    seed: int = 0,
-    progress: bool | None = None,
-) -> FixedPoints:
-    """Slow points: where the flow is much slower than on the trials (Mante et al. 2013).
-
-    An approximate line attractor is a line of *slow* points, not of exact fixed points: the
-    search for roots of F converges to the few isolated points at its ends or on it. Here the
-    q-minimisation of :func:`find_fixed_points` starts from ``n_candidates`` of the given visited
-    states and stops each candidate as soon as its speed ``|F(x)|`` falls below ``speed_fraction``
-    times the median speed on those states (no Newton polishing, no midpoint seeding), so the
-    candidates come to rest wherever the flow is slow -- spread along the line. Every returned
-    point has ``q <= (speed_fraction * median speed)^2 / 2``.
-
-    Args:
-        model: any :class:`~rnnscope.models.AbstractRNN`.
-        inputs: the constant input (input_size,); None for zero input.
-        states: visited states (batch, time, hidden_size) or (samples, hidden_size) or a
-            :class:`~rnnscope.dynamics.Trajectory`, e.g. the states of one context's stimulus
-            periods (``traj.states[trials][batch.period_mask("stimulus")[trials]]``).
-        speed_fraction: the speed threshold relative to the median speed on ``states``, in (0, 1].
-        n_candidates: number of starting states drawn from ``states``.
-        tol_unique: de-duplication radius relative to the RMS norm of the candidates (coarser than
-            for fixed points: a line of slow points is a continuum).
-        seed: seed of the candidate draw.
-        progress: show a progress bar; default: only when stderr is a terminal.
-
-    Returns:
-        A :class:`FixedPoints` of the slow points, classified by the eigenvalues of the Jacobian
-        there.
-    """
-    own = "find_slow_points"
-    speed_fraction = check_float(own, "speed_fraction", speed_fraction, low=0, high=1, low_inclusive=False)
-    n_candidates = check_int(own, "n_candidates", n_candidates, low=1)
-    cand = candidates_from_trajectories(states, n_candidates, seed=seed)
-    with torch.no_grad():
-        u = None if inputs is None else torch.as_tensor(inputs, dtype=cand.dtype).expand(len(cand), -1)
-        speed = model.vector_field(cand, u)
-        if model.time == "discrete":
-            speed = speed - cand
-        median = float(speed.norm(dim=-1).median())
-    if not median > 0:
-        raise ConfigError(f"The 'states' parameter of {own} must include states where the flow moves "
-                          f"(the median speed is {median}); give states visited on trials.")
-    tol_q = (speed_fraction * median) ** 2 / 2
-    fps = find_fixed_points(model, inputs, cand, tol_q=tol_q, polish_steps=0, seed_midpoints=False,
-                            tol_unique=tol_unique, seed=seed, progress=progress)
-    return fps.fixed()

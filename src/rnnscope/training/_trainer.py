@@ -275,7 +275,8 @@ class Trainer:
             if bar is not None:
                 bar.close()
         self.elapsed = time.perf_counter() - start
-        self.save_checkpoint()
+        if self._last_checkpoint_step != self.step:  # the periodic one may have just been written
+            self.save_checkpoint()
         result = TrainingResult(
             steps=self.step,
             loss=self.last_loss if math.isfinite(self.last_loss) else float(self.last_evaluation.get("loss", float("nan"))),

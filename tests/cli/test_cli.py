@@ -44,6 +44,26 @@ def test_train_then_evaluate_writes_a_complete_run_folder(tmp_path, capsys):
     assert 0 <= report["performance"] <= 1 and report["n_trials"] == 64
 
 
+@pytest.mark.parametrize("kind, cls, state", [("gru", "GRU", 16), ("lstm", "LSTM", 32)])
+def test_train_resume_evaluate_and_analyse_gated_networks(kind, cls, state, tmp_path, capsys):
+    out = tmp_path / kind
+    assert main(["train", "flipflop", "--model", kind, "--steps", "6", "--out", str(out),
+                 "--set", "training.stop_at_criterion=false", "--checkpoint-every", "3", *TINY]) == 0
+    run = load_run(out)
+    assert type(run.model).__name__ == cls and run.model.hidden_size == state and run.step == 6
+    assert run.config.model.kind == kind and json.loads((out / "summary.json").read_text())["model"] == kind
+    assert main(["train", "--resume", str(out), "--steps", "9", "--no-progress"]) == 0
+    assert load_run(out).step == 9
+    assert main(["evaluate", str(out), "--trials", "16"]) == 0
+    assert main(["analyse", str(out), "--trials", "16", "--candidates", "32", "--no-progress"]) == 0
+    report = json.loads((out / "analysis" / "analysis.json").read_text())
+    assert report["model"] == kind and report["lyapunov"]["units"] == "1/step"
+    # settings of another kind of model are refused, naming the key
+    capsys.readouterr()
+    assert main(["train", "flipflop", "--model", kind, "--tau", "50", "--out", str(tmp_path / "x"), *TINY]) == 2
+    assert f"model.tau. Accepted keys of 'model' (a '{kind}' model)" in capsys.readouterr().err
+
+
 def test_config_file_and_overrides(tmp_path):
     cfg = tmp_path / "c.yaml"
     cfg.write_text("task: perceptual_decision\nmodel:\n  hidden_size: 12\n  rank: 2\ntraining:\n  steps: 3\n")
@@ -52,6 +72,7 @@ def test_config_file_and_overrides(tmp_path):
                  "--set", "training.stop_at_criterion=false"]) == 0
     run = load_run(out)
     assert run.model.rank == 2 and run.model.hidden_size == 12 and run.step == 4
+    assert run.config.model.kind == "rate"
 
 
 @pytest.mark.parametrize(

@@ -6,7 +6,9 @@ from collections.abc import Callable
 
 import torch
 
-from rnnscope.models import AbstractRNN, Hopfield, RateRNN, WongWang, random_network
+from torch import nn
+
+from rnnscope.models import GRU, LSTM, AbstractRNN, ElmanRNN, Hopfield, RateRNN, WongWang, from_torch, random_network
 
 
 def every_model() -> list[tuple[str, Callable[[], AbstractRNN]]]:
@@ -26,4 +28,23 @@ def every_model() -> list[tuple[str, Callable[[], AbstractRNN]]]:
         ("random-network", lambda: random_network(20, 1.5, seed=0)),
         ("hopfield", lambda: Hopfield.random(3, 30, seed=0)),
         ("wong-wang", lambda: WongWang()),
+        ("gru", lambda: GRU(3, 8, 2, seed=0)),
+        ("gru-no-bias-no-head-noise", lambda: GRU(2, 6, None, bias=False, noise_std=0.1, seed=1)),
+        ("lstm", lambda: LSTM(3, 6, 2, seed=2)),
+        ("lstm-noise-learnt-x0", lambda: LSTM(2, 5, 1, noise_std=0.1, learn_initial_state=True, seed=3)),
+        ("elman-tanh", lambda: ElmanRNN(3, 8, 2, seed=4)),
+        ("elman-relu-noise", lambda: ElmanRNN(2, 6, 1, nonlinearity="relu", noise_std=0.1, seed=5)),
+        ("torch-rnn", lambda: from_torch(_seeded(lambda: nn.RNN(3, 7, batch_first=True)))),
+        ("torch-gru-readout", lambda: from_torch(*_seeded(lambda: (nn.GRU(3, 7), nn.Linear(7, 2))))),
+        ("torch-lstm", lambda: from_torch(_seeded(lambda: nn.LSTM(2, 5, batch_first=True)))),
+        ("torch-rnncell-relu", lambda: from_torch(_seeded(lambda: nn.RNNCell(2, 6, nonlinearity="relu")))),
+        ("torch-grucell", lambda: from_torch(_seeded(lambda: nn.GRUCell(2, 6)))),
+        ("torch-lstmcell", lambda: from_torch(_seeded(lambda: nn.LSTMCell(2, 5)))),
     ]
+
+
+def _seeded(build):
+    """Build torch modules (which draw from the global RNG) reproducibly, leaving that RNG as it was."""
+    with torch.random.fork_rng():
+        torch.manual_seed(0)
+        return build()

@@ -2,10 +2,13 @@
 
 from ._base import AbstractRNN, FieldAtInput, LowRankFactors
 from .check import check_model
+from .elman import ElmanRNN
+from .gated import GRU, LSTM
 from ._nonlinearity import NONLINEARITIES, Nonlinearity, resolve_nonlinearity
 from .hopfield import Hopfield, HopfieldRetrieval
 from .random_network import random_network
 from .rate_rnn import PARAMETER_GROUPS, RateRNN
+from .torch_modules import from_torch
 from .wong_wang import WongWang
 
 __all__ = [
@@ -14,6 +17,10 @@ __all__ = [
     "FieldAtInput",
     "check_model",
     "RateRNN",
+    "GRU",
+    "LSTM",
+    "ElmanRNN",
+    "from_torch",
     "Hopfield",
     "HopfieldRetrieval",
     "WongWang",

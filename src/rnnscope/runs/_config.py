@@ -18,7 +18,7 @@ import yaml
 
 from .._validation import check_int
 from ..errors import ConfigError
-from ..models import AbstractRNN, RateRNN
+from ..models import GRU, LSTM, AbstractRNN, RateRNN
 from ..tasks import AbstractTask, make, task_class
 from ..training import TrainingConfig
 
@@ -43,7 +43,7 @@ def yaml_load(text: str):
 
 
 #: The model kinds a run can train, by the name the run config's ``model.kind`` gives.
-MODEL_KINDS: dict[str, type[AbstractRNN]] = {"rate": RateRNN}
+MODEL_KINDS: dict[str, type[AbstractRNN]] = {"rate": RateRNN, "gru": GRU, "lstm": LSTM}
 
 #: Constructor arguments a run fills in itself (sizes from the task, seed and device from the run).
 _RUN_LEVEL = frozenset({"input_size", "output_size", "seed", "device", "dtype"})

@@ -277,7 +277,7 @@ class AbstractRNN(nn.Module, abc.ABC):
             ref = next(iter(self.buffers()), torch.empty(0))
         if inputs is None:
             inputs = torch.zeros(self.input_size, dtype=ref.dtype, device=ref.device)
-        return FieldAtInput(self, inputs, self.drive(inputs))
+        return FieldAtInput(self, inputs, self.drive(inputs), self.flow_fn())
 
     def forward(
         self,
@@ -314,13 +314,14 @@ class FieldAtInput:
     model: AbstractRNN
     inputs: torch.Tensor
     drive: torch.Tensor
+    prepared_flow: Callable[[torch.Tensor, torch.Tensor], torch.Tensor]  # model.flow_fn(), weights prepared once
 
     def _drive(self, x: torch.Tensor) -> torch.Tensor:
         d = self.drive.to(x.dtype)
         return d.expand(*x.shape[:-1], d.shape[-1])
 
     def flow(self, x: torch.Tensor) -> torch.Tensor:
-        return self.model.flow(x, self._drive(x))
+        return self.prepared_flow(x, self._drive(x))
 
     def jacobian(self, x: torch.Tensor) -> torch.Tensor:
         return self.model.flow_jacobian(x, self._drive(x))

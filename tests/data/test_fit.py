@@ -17,7 +17,7 @@ from rnnscope.data import (
     default_fit_training,
     fit_rnn,
     select_rank,
-    svd_variance_explained,
+    svd_variance_captured,
     variance_explained,
 )
 from rnnscope.dynamics import simulate
@@ -51,8 +51,8 @@ def test_svd_baseline_is_exact_for_low_rank_activity():
     g = torch.Generator().manual_seed(1)
     latent = torch.randn(20, 10, 2, generator=g, dtype=torch.float64)
     act = latent @ torch.randn(2, 6, generator=g, dtype=torch.float64) + 3.0
-    assert svd_variance_explained(act[:15], act[15:], 2) == pytest.approx(1.0, abs=1e-10)
-    assert svd_variance_explained(act[:15], act[15:], 1) < 0.99
+    assert svd_variance_captured(act[:15], act[15:], 2) == pytest.approx(1.0, abs=1e-10)
+    assert svd_variance_captured(act[:15], act[15:], 1) < 0.99
 
 
 def test_choose_rank_rule():
@@ -163,7 +163,7 @@ def _check_recovery(hidden, teacher_steps, trials, ranks, fit_steps, exact_rank,
     _, clean_test = clean.split(0.2, seed=0, stratify="context")
     assert best.score(clean_test) > 0.95
     # the truncated SVD of the same rank explains far less: the inputs and dynamics matter
-    assert sel.svd_r2_test[sel.ranks.index(sel.chosen_rank)] < best.r2_test - 0.2
+    assert sel.svd_variance_captured[sel.ranks.index(sel.chosen_rank)] < best.r2_test - 0.2
     # same fixed-point structure per context as the teacher (rank-2 fit: the teacher's rank)
     assert _structure(sel.fits[2].model, task) == _structure(teacher, task)
     # the fitted rank-2 network has an exact latent flow field like the teacher

@@ -9,6 +9,7 @@ conditions. NWB stores seconds; rnnscope uses ms.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +19,7 @@ from .._validation import check_bool, check_float
 from ..errors import CheckpointError, ConfigError, ShapeError
 from ._neural_data import NeuralData
 
-__all__ = ["read_nwb"]
+__all__ = ["read_nwb", "nwb_contents", "NWBContents"]
 
 _OWNER = "NeuralData.from_nwb"
 _RESERVED = {"start_time", "stop_time", "tags", "timeseries", "id"}
@@ -49,8 +50,55 @@ def _find_series(nwb: Any, name: str) -> Any:
         for mod in nwb.processing.values():
             if name in mod.data_interfaces:
                 return mod.data_interfaces[name]
-    known = list(nwb.acquisition) + [f"processing/{m}/{k}" for m, mod in nwb.processing.items() for k in mod.data_interfaces]
+    known = _series_names(nwb)
     raise ConfigError(f"{_OWNER} found no TimeSeries {name!r} in the file; it has {known or 'none'}.")
+
+
+def _series_names(nwb: Any) -> list[str]:
+    """Every TimeSeries of ``acquisition`` (by name) and of the processing modules (by path)."""
+    return list(nwb.acquisition) + [f"processing/{m}/{k}" for m, mod in nwb.processing.items() for k in mod.data_interfaces]
+
+
+@dataclass(frozen=True)
+class NWBContents:
+    """What an NWB file offers :func:`read_nwb` (:func:`nwb_contents`).
+
+    Attributes:
+        trial_columns: the trial-table columns other than start/stop times and tags (possible
+            conditions, alignment events and input windows).
+        numeric_columns: those with one number per trial (possible ``inputs``).
+        series: the TimeSeries (possible ``source`` or ``inputs``): names in ``acquisition``,
+            ``processing/MODULE/NAME`` paths.
+        n_trials: rows of the trials table (0 without one).
+        n_units: rows of the units table (0 without one).
+    """
+
+    trial_columns: tuple[str, ...]
+    numeric_columns: tuple[str, ...]
+    series: tuple[str, ...]
+    n_trials: int
+    n_units: int
+
+
+def nwb_contents(path: str | Path) -> NWBContents:
+    """The trial columns, TimeSeries and sizes of an NWB file: what ``inputs``, ``conditions``,
+    ``source`` and ``align`` of :func:`read_nwb` can name."""
+    pynwb = _import_pynwb()
+    path = Path(path)
+    if not path.is_file():
+        raise CheckpointError(f"{path} does not exist (expected an NWB file).")
+    with pynwb.NWBHDF5IO(str(path), "r") as io:
+        nwb = io.read()
+        trials = nwb.trials
+        names = [] if trials is None else [c for c in trials.colnames if c not in _RESERVED]
+        numeric = []
+        for c in names:
+            values = _column_values(trials[c].data[:])
+            if values is not None and values.ndim == 1 and values.dtype.kind in "biuf":
+                numeric.append(c)
+        return NWBContents(trial_columns=tuple(names), numeric_columns=tuple(numeric), series=tuple(_series_names(nwb)),
+                           n_trials=0 if trials is None else len(trials),
+                           n_units=0 if nwb.units is None else len(nwb.units))
 
 
 def _series_arrays(series: Any, name: str) -> tuple[np.ndarray, np.ndarray]:

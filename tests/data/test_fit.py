@@ -99,6 +99,26 @@ def test_identity_mapping_compares_rates_directly():
         fit_rnn(data, tau=10.0)
 
 
+def test_steps_is_spelled_as_on_the_command_line():
+    data = _small_data()
+    fit = fit_rnn(data, rank=1, steps=7, batch_size=5, learning_rate=3e-3, progress=False)
+    assert fit.training.steps == 7
+    sel = select_rank(data, [1], steps=4, progress=False)
+    assert sel.best.training.steps == 4 and sel.target == "single-trial" and sel.noise_ceiling is None
+    # without a TrainingConfig, the seed of the weights seeds the batches too
+    a, b, c = (fit_rnn(data, rank=1, steps=7, batch_size=5, seed=1, training=t, progress=False).model.m.detach()
+               for t in (None, default_fit_training(seed=1), default_fit_training(seed=0)))
+    assert torch.equal(a, b) and not torch.equal(a, c)
+    with pytest.raises(ConfigError, match="'steps' parameter of fit_rnn must be an int >= 1. Got 0"):
+        fit_rnn(data, steps=0)
+    with pytest.raises(ConfigError, match="'learning_rate' parameter of fit_rnn"):
+        fit_rnn(data, learning_rate=-1.0)
+    with pytest.raises(ConfigError, match="'target' parameter of select_rank"):
+        select_rank(data, [1], target="trial-average")
+    with pytest.raises(ConfigError, match="'conditions' parameter of select_rank must name the conditions"):
+        select_rank(data, [1], target="condition-average")
+
+
 def test_fit_cli_writes_a_loadable_folder(tmp_path, capsys):
     data = _small_data(trials=20)
     path = data.save(tmp_path / "rec.npz")
@@ -118,6 +138,15 @@ def test_fit_cli_writes_a_loadable_folder(tmp_path, capsys):
     assert fit.r2_test == pytest.approx(fit.score(data.split(0.2, seed=0, stratify="c")[1]), abs=1e-5)
     assert main(["fit", str(path), "--rank", "two", "--out", str(tmp_path / "x")]) == 2
     assert "--rank takes" in capsys.readouterr().err
+    assert main(["fit", str(path), "--inputs", "c", "--out", str(tmp_path / "x")]) == 2
+    assert "--inputs read an NWB file" in capsys.readouterr().err
+    # the data's own conditions group the trials of a .npz
+    out = tmp_path / "averages"
+    assert main(["fit", str(path), "--rank", "1", "--steps", "3", "--target", "condition-average", "--conditions", "c",
+                 "--out", str(out), "--no-progress"]) == 0
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["target"] == "condition-average" and summary["conditions"] == ["c"]
+    assert summary["r2_test"] == summary["r2_test_condition_average"]
 
 
 # ---------------------------------------------------------------------------------- ground truth

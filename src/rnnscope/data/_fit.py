@@ -236,6 +236,7 @@ def fit_rnn(
     mapping: str = "linear",
     readout: str = "rates",
     zscore: bool | None = None,
+    zscore_on: NeuralData | None = None,
     test_data: NeuralData | None = None,
     tau: float = 100.0,
     nonlinearity: str = "tanh",
@@ -267,6 +268,9 @@ def fit_rnn(
         zscore: normalise each neuron to zero mean and unit variance before fitting (each neuron
             weighs the same); default True for the linear mapping, False for the identity (whose
             rates are bounded by the nonlinearity).
+        zscore_on: the trials whose per-neuron mean and std the z-score uses; default ``data``
+            (:func:`select_rank` gives the single training trials when it fits their condition
+            averages, so that both targets weigh the neurons alike).
         test_data: held-out trials scored as ``r2_test``.
         tau, nonlinearity, noise_std, learn_initial_state: RateRNN settings (``dt`` is the bin width).
         steps, batch_size, learning_rate: training steps, trials per step and the (first) step size,
@@ -321,7 +325,10 @@ def fit_rnn(
              "learning_rate": None if learning_rate is None else check_float(own, "learning_rate", learning_rate,
                                                                              low=0, low_inclusive=False)}
     training = dataclasses.replace(training, **{k: v for k, v in given.items() if v is not None})
-    norm = Normalisation.zscore(data) if zscore else Normalisation.identity(data.n_neurons)
+    if zscore_on is not None and (not isinstance(zscore_on, NeuralData) or zscore_on.n_neurons != data.n_neurons):
+        raise ConfigError(f"The 'zscore_on' parameter of {own} must be a NeuralData with the {data.n_neurons} neurons of "
+                          f"'data', or None. Got {zscore_on!r} instead.")
+    norm = Normalisation.zscore(zscore_on or data) if zscore else Normalisation.identity(data.n_neurons)
     model = _build_model(data, rank=rank, hidden_size=hidden_size, mapping=mapping, readout=readout, tau=tau,
                          nonlinearity=nonlinearity, noise_std=noise_std, learn_initial_state=learn_initial_state,
                          seed=seed)
@@ -411,7 +418,7 @@ class RankSelection:
                      ceiling.fraction(averaged[i], "condition-average") if averaged is not None else None]
             st, ca = ("-" if f is None else f"{f:.0%}" for f in share)
             lines += [f"{'noise ceiling':<14}  {ceiling.single_trial:>20.4f}  {ceiling.condition_average:>16.4f}  "
-                      f"(split-half, {len(ceiling.single_trial_splits)} splits of the held-out trials)",
+                      f"(split-half, {ceiling.n_splits} splits of the held-out trials)",
                       f"{'of the ceiling':<14}  {st:>20}  {ca:>16}  (rank {self.chosen_rank}: the fraction of the "
                       f"explainable variance)"]
         elif self.conditions is None:
@@ -521,8 +528,9 @@ def select_rank(
     elif target == "condition-average":
         raise ConfigError(f"The 'conditions' parameter of {own} must name the conditions whose trials are averaged "
                           f"with target='condition-average' (e.g. conditions=['coherence']). Got None instead.")
-    if "rank" in fit_kwargs or "test_data" in fit_kwargs:
-        raise ConfigError(f"{own} sets 'rank' and 'test_data' itself; give 'ranks' and 'test_fraction' instead.")
+    if {"rank", "test_data", "zscore_on"} & set(fit_kwargs):
+        raise ConfigError(f"{own} sets 'rank', 'test_data' and 'zscore_on' itself; give 'ranks' and 'test_fraction' "
+                          f"instead.")
     split_seed = fit_kwargs.get("seed", 0) if split_seed is None else split_seed
     train, test = data.split(test_fraction, seed=split_seed, stratify=keys if stratify is None else stratify)
     averaged = target == "condition-average"
@@ -530,7 +538,7 @@ def select_rank(
     fits: dict[int, DataFit] = {}
     for k in ranks:
         sub = None if run_dir is None else Path(run_dir) / f"rank_{k}"
-        fits[k] = fit_rnn(train_target, rank=k, run_dir=sub, **fit_kwargs)
+        fits[k] = fit_rnn(train_target, rank=k, run_dir=sub, zscore_on=train, **fit_kwargs)
     norm = fits[ranks[0]].normalisation  # the same for every rank: it depends on the training trials only
     test_n = _normalised(test, norm)
     test_target = test_n.average_by(keys) if averaged else test_n

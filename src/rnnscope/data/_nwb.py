@@ -33,9 +33,10 @@ def _import_pynwb():
     return pynwb
 
 
-def _find_series(nwb: Any, name: str) -> Any:
+def _find_series(nwb: Any, name: str, argument: str = "source", columns: Sequence[str] = ()) -> Any:
     """A TimeSeries by name: ``acquisition`` first, then every processing module; or a path
-    ``processing/MODULE/NAME`` / ``acquisition/NAME``."""
+    ``processing/MODULE/NAME`` / ``acquisition/NAME``. ``columns``: the trial columns the name could
+    also have meant (listed in the error)."""
     parts = name.strip("/").split("/")
     if len(parts) == 3 and parts[0] == "processing":
         mod = nwb.processing.get(parts[1])
@@ -51,7 +52,9 @@ def _find_series(nwb: Any, name: str) -> Any:
             if name in mod.data_interfaces:
                 return mod.data_interfaces[name]
     known = _series_names(nwb)
-    raise ConfigError(f"{_OWNER} found no TimeSeries {name!r} in the file; it has {known or 'none'}.")
+    also = f", nor a trial-table column of that name (the columns: {', '.join(columns) or 'none'})" if argument == "inputs" else ""
+    raise ConfigError(f"{_OWNER} found no TimeSeries {name!r} (the {argument!r} parameter) in the file{also}; its "
+                      f"TimeSeries: {', '.join(known) or 'none'}.")
 
 
 def _series_names(nwb: Any) -> list[str]:
@@ -243,7 +246,7 @@ def read_nwb(
                     on = (centres >= t_on) & (centres < t_off)
                 input_arrays.append((on * values.astype(np.float64)[:, None])[..., None])
             else:
-                series = _find_series(nwb, name)
+                series = _find_series(nwb, name, argument="inputs", columns=[c for c in columns if c not in _RESERVED])
                 ts, data = _series_arrays(series, name)
                 input_arrays.append(np.stack([_pad(_bin_series(ts, data, edges[i, : lengths[i] + 1], name, i), n_bins)
                                               for i in range(n_trials)]))

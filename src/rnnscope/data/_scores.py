@@ -21,12 +21,13 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+import dataclasses
 from dataclasses import dataclass
 from typing import Any
 
 import torch
 
-from .._validation import check_int
+from .._validation import check_choice, check_int
 from ..analysis.state_space import condition_average
 from ..errors import ShapeError
 from ._neural_data import NeuralData
@@ -137,72 +138,35 @@ class R2NoiseCeiling:
     Attributes:
         conditions: the condition names that group the trials.
         n_trials, n_conditions: trials scored and conditions among them.
-        single_trial_splits: the ceiling of single-trial R^2, one estimate per split.
-        condition_average_splits: the ceiling of condition-average R^2, one estimate per split.
-
-    Shape:
-        - single_trial_splits, condition_average_splits: (n_splits,)
+        n_splits: random splits into halves averaged.
+        single_trial, condition_average: the ceiling of single-trial and of condition-average R^2
+            (mean over the splits).
+        single_trial_std, condition_average_std: their spread over the splits (not their error:
+            the splits share the trials).
     """
 
     conditions: tuple[str, ...]
     n_trials: int
     n_conditions: int
-    single_trial_splits: tuple[float, ...]
-    condition_average_splits: tuple[float, ...]
-
-    @property
-    def single_trial(self) -> float:
-        return _mean(self.single_trial_splits)
-
-    @property
-    def condition_average(self) -> float:
-        return _mean(self.condition_average_splits)
-
-    @property
-    def single_trial_std(self) -> float:
-        return _std(self.single_trial_splits)
-
-    @property
-    def condition_average_std(self) -> float:
-        return _std(self.condition_average_splits)
+    n_splits: int
+    single_trial: float
+    condition_average: float
+    single_trial_std: float
+    condition_average_std: float
 
     def fraction(self, r2: float, target: str) -> float | None:
         """``r2 / ceiling`` of ``target`` (``"single-trial"`` or ``"condition-average"``); None if the
         ceiling is not positive (nothing explainable)."""
+        check_choice("R2NoiseCeiling.fraction", "target", target, ("single-trial", "condition-average"))
         ceiling = self.single_trial if target == "single-trial" else self.condition_average
         return r2 / ceiling if ceiling > 0 and math.isfinite(r2) else None
 
     def to_dict(self) -> dict[str, Any]:
-        return {"conditions": list(self.conditions), "n_trials": self.n_trials, "n_conditions": self.n_conditions,
-                "single_trial": self.single_trial, "single_trial_std": self.single_trial_std,
-                "condition_average": self.condition_average, "condition_average_std": self.condition_average_std,
-                "single_trial_splits": list(self.single_trial_splits),
-                "condition_average_splits": list(self.condition_average_splits)}
+        return {**dataclasses.asdict(self), "conditions": list(self.conditions)}
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> R2NoiseCeiling:
-        return cls(conditions=tuple(d["conditions"]), n_trials=int(d["n_trials"]), n_conditions=int(d["n_conditions"]),
-                   single_trial_splits=tuple(d["single_trial_splits"]),
-                   condition_average_splits=tuple(d["condition_average_splits"]))
-
-
-def _mean(values: Sequence[float]) -> float:
-    return sum(values) / len(values)
-
-
-def _std(values: Sequence[float]) -> float:
-    if len(values) < 2:
-        return 0.0
-    m = _mean(values)
-    return math.sqrt(sum((v - m) ** 2 for v in values) / (len(values) - 1))
-
-
-def _half_means(y: torch.Tensor, valid: torch.Tensor, groups: torch.Tensor, n_groups: int):
-    """Mean over the valid trials of each group at each bin (G, T, N), and their counts (G, T)."""
-    _, T, N = y.shape
-    sums = y.new_zeros(n_groups, T, N).index_add_(0, groups, torch.where(valid[..., None], y, 0.0))
-    counts = y.new_zeros(n_groups, T).index_add_(0, groups, valid.to(y.dtype))
-    return sums / counts.clamp_min(1)[..., None], counts
+        return cls(**{**d, "conditions": tuple(d["conditions"])})
 
 
 def r2_noise_ceiling(data: NeuralData, conditions: str | Sequence[str], *, n_splits: int = 100,
@@ -240,29 +204,41 @@ def r2_noise_ceiling(data: NeuralData, conditions: str | Sequence[str], *, n_spl
         raise ShapeError(f"{own} needs at least 2 trials of every condition to split them; the condition {which} "
                          f"has {int(counts[g])}.")
     y = data.activity.double()
-    valid = data.valid_mask()
+    valid = data.valid_mask().double()  # (trials, T)
     recorded = data.average_by(keys)
     ss_tot_trials = _ss_tot(y, data.lengths)
     ss_tot_averages = _ss_tot(recorded.activity, recorded.lengths)
-    _, n = _half_means(y, valid, groups, G)  # trials of each condition in each bin
-    present = (n > 0)[..., None]
-    members = [(groups == g).nonzero()[:, 0] for g in range(G)]
+    member = torch.nn.functional.one_hot(groups, G).T.double()  # (G, trials)
+    n = member @ valid  # (G, T): trials of each condition in each bin
+    # every split at once: in each condition, the trials with the smallest random keys form the first half
     gen = torch.Generator().manual_seed(seed)
-    trials, averages = [], []
-    for _ in range(n_splits):
-        first_half = torch.zeros(data.n_trials, dtype=torch.bool)
-        for m in members:
-            first_half[m[torch.randperm(len(m), generator=gen)[: len(m) // 2]]] = True
-        mean_a, h_a = _half_means(y, valid & first_half[:, None], groups, G)
-        mean_b, h_b = _half_means(y, valid & ~first_half[:, None], groups, G)
-        both = ((h_a > 0) & (h_b > 0))[..., None]
-        var = (mean_a - mean_b) ** 2 / (1 / h_a.clamp_min(1) + 1 / h_b.clamp_min(1))[..., None]
-        # bins where one half has no trial left (trials of unequal length): the neuron's mean estimate
-        fill = (var * both).sum(dim=(0, 1)) / both.sum(dim=(0, 1)).clamp_min(1)
+    draws = torch.rand(n_splits, data.n_trials, generator=gen, dtype=torch.float64)
+    first = torch.zeros(n_splits, data.n_trials, dtype=torch.float64)
+    for g in range(G):
+        idx = (groups == g).nonzero()[:, 0]
+        order = draws[:, idx].argsort(dim=1).argsort(dim=1)
+        first[:, idx] = (order < len(idx) // 2).double()
+    weighted = y * valid[..., None]
+    present = (n > 0)[None, ..., None]
+    noise_averages, noise_trials = [], []
+    chunk = max(1, 2 ** 22 // (G * max(y.shape[1] * y.shape[2], data.n_trials)))  # a few million numbers a pass
+    for part in first.split(chunk):
+        means, counts = [], []
+        for w in (part[:, None, :] * member[None], (1 - part)[:, None, :] * member[None]):  # (splits, G, trials)
+            h = torch.einsum("sgb,bt->sgt", w, valid)
+            means.append(torch.einsum("sgb,btn->sgtn", w, weighted) / h.clamp_min(1)[..., None])
+            counts.append(h)
+        both = ((counts[0] > 0) & (counts[1] > 0))[..., None]  # (splits, G, T, 1)
+        var = (means[0] - means[1]) ** 2 / (1 / counts[0].clamp_min(1) + 1 / counts[1].clamp_min(1))[..., None]
+        # bins where one half has no trial left (trials of unequal length): the neuron's mean estimate in that split
+        fill = (var * both).sum(dim=(1, 2), keepdim=True) / both.sum(dim=(1, 2), keepdim=True).clamp_min(1)
         var = torch.where(both, var, fill)
-        noise_averages = float((var / n.clamp_min(1)[..., None] * present).sum())
-        noise_trials = float((var * n[..., None] * present).sum())
-        averages.append(1.0 - noise_averages / ss_tot_averages if ss_tot_averages > 0 else float("nan"))
-        trials.append(1.0 - noise_trials / ss_tot_trials if ss_tot_trials > 0 else float("nan"))
-    return R2NoiseCeiling(conditions=tuple(keys), n_trials=data.n_trials, n_conditions=G,
-                          single_trial_splits=tuple(trials), condition_average_splits=tuple(averages))
+        noise_averages.append((var / n.clamp_min(1)[None, ..., None] * present).sum(dim=(1, 2, 3)))
+        noise_trials.append((var * n[None, ..., None] * present).sum(dim=(1, 2, 3)))
+    noise_averages, noise_trials = torch.cat(noise_averages), torch.cat(noise_trials)
+    averages = 1 - noise_averages / ss_tot_averages if ss_tot_averages > 0 else torch.full((n_splits,), math.nan)
+    trials = 1 - noise_trials / ss_tot_trials if ss_tot_trials > 0 else torch.full((n_splits,), math.nan)
+    spread = (lambda x: float(x.std())) if n_splits > 1 else (lambda x: 0.0)
+    return R2NoiseCeiling(conditions=tuple(keys), n_trials=data.n_trials, n_conditions=G, n_splits=n_splits,
+                          single_trial=float(trials.mean()), condition_average=float(averages.mean()),
+                          single_trial_std=spread(trials), condition_average_std=spread(averages))

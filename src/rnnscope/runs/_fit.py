@@ -146,6 +146,9 @@ def fit_run(
     steps = check_int(own, "steps", steps, low=1)
     learning_rate = check_float(own, "learning_rate", learning_rate, low=0, low_inclusive=False)
     keys = list(conditions) if conditions is not None else [k for k in inputs if k in data.conditions] or None
+    if target == "condition-average" and keys is None:
+        raise ConfigError("--target condition-average averages the trials of each condition: name the trial columns "
+                          "that define a condition with --conditions (e.g. --conditions coherence).")
     notices = [n for n in (_no_input_notice(path, data),) if n is not None]
     for notice in notices:
         if notify is not None:

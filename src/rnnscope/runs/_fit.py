@@ -77,11 +77,13 @@ def _no_input_notice(path: Path | None, data: NeuralData) -> str | None:
             f"the same on every trial. ")
     if path is not None and path.suffix == ".nwb":
         contents = nwb_contents(path)
-        columns = ", ".join(contents.numeric_columns) or "none"
+        other = [c for c in contents.trial_columns if c not in contents.numeric_columns]
+        columns = ", ".join(contents.trial_columns) or "none"
+        columns += f" (not numeric, so not inputs: {', '.join(other)})" if other else ""
         series = f"; its TimeSeries: {', '.join(contents.series)}" if contents.series else ""
         return text + (f"Name the stimuli with --inputs (trial columns or TimeSeries, e.g. --inputs "
                        f"{(contents.numeric_columns or ('NAME',))[0]}, held between the columns of --input-window). "
-                       f"The file's numeric trial columns: {columns}{series}.")
+                       f"The file's trial columns: {columns}{series}.")
     return text + "Save the stimuli as the file's 'inputs' (NeuralData.from_arrays(..., inputs=...).save(...))."
 
 
@@ -212,7 +214,7 @@ def _figures(sel: RankSelection, data: NeuralData, out: Path, test_fraction: flo
             shown.append(top)
         ax.axvline(sel.chosen_rank, color="0.6", lw=0.8)
         ax.set_ylim(min(0.0, *shown), max(shown) * 1.15 if max(shown) > 0 else 1.0)
-        ax.legend(fontsize=6, loc="lower right")
+        ax.legend(fontsize=6, loc="best")
     fig.tight_layout()
     fig.savefig(figdir / "r2_vs_rank.png", dpi=100)
     plt.close(fig)

@@ -51,7 +51,8 @@ def write_session(path: Path, n_trials: int = 240, n_units: int = 16, seed: int 
         off = on + 0.6
         since = np.clip(t - on, 0, None)
         o = np.where(t >= on, np.exp(-since / 0.15), 0.0)
-        s = np.where(t >= on, 1 - np.exp(-np.minimum(since, off - on) / 0.3), 0.0) * np.exp(-np.clip(t - off, 0, None) / 0.2)
+        s = np.where(t >= on, 1 - np.exp(-np.minimum(since, off - on) / 0.3), 0.0)
+        s = s * np.exp(-np.clip(t - off, 0, None) / 0.2)  # decays after the offset
         rate = np.clip(base[:, None] + onset[:, None] * o + gain[:, None] * coherence[i] * s, 0, None)
         fired = rng.random(rate.shape) < rate * dt
         for n in range(n_units):

@@ -315,7 +315,8 @@ def build_parser() -> argparse.ArgumentParser:
     ft.add_argument("--lr", type=float, default=1e-2, help="learning rate (drops to 2e-3 for the last 40%% of steps)")
     ft.add_argument("--tau", type=float, default=100.0, help="time constant in ms")
     ft.add_argument("--test-fraction", type=float, default=0.2, help="held-out trials")
-    ft.add_argument("--stratify", help="condition whose values are split evenly between train and test")
+    ft.add_argument("--stratify", help="condition whose values are split evenly between train and test "
+                                       "(default: those of --conditions)")
     ft.add_argument("--tolerance", type=float, default=0.005, help="held-out R2 a larger rank must gain")
     ft.add_argument("--target", choices=["single-trial", "condition-average"], default="single-trial",
                     help="fit single trials, or the condition averages of the trials grouped by --conditions")
@@ -329,14 +330,16 @@ def build_parser() -> argparse.ArgumentParser:
                      help="comma-separated stimuli the network receives: trial columns (one number per trial, held "
                           "during --input-window) or TimeSeries names")
     nwb.add_argument("--input-window", nargs=2, metavar=("ONSET", "OFFSET"),
-                     help="two trial columns (s) between which the trial-column inputs are on (default: all trial)")
+                     help="two trial columns (s) between which the trial-column inputs are on "
+                          "(default: the whole trial)")
     nwb.add_argument("--align", default="start_time", help="trial column (s) that time 0 of each trial is aligned to")
     nwb.add_argument("--window-ms", nargs=2, type=float, metavar=("BEGIN", "END"),
                      help="time window around --align covered by the bins, ms (default: 0 to the longest trial)")
     nwb.add_argument("--source", default="units",
                      help="'units' (bin the spike times of the units table) or the name of a TimeSeries")
     nwb.add_argument("--rates", action="store_true", help="spikes per second instead of counts per bin")
-    ft.add_argument("--smooth-ms", type=float, help="smooth the activity with a Gaussian of this std (ms) before fitting")
+    ft.add_argument("--smooth-ms", type=float,
+                    help="smooth the activity with a Gaussian of this std (ms) before fitting")
     ft.add_argument("--seed", type=int, default=0)
     ft.add_argument("--out", help="fit folder (default: runs/fit-DATA)")
     ft.add_argument("--no-progress", action="store_true")

@@ -326,8 +326,8 @@ def fit_rnn(
                                                                              low=0, low_inclusive=False)}
     training = dataclasses.replace(training, **{k: v for k, v in given.items() if v is not None})
     if zscore_on is not None and (not isinstance(zscore_on, NeuralData) or zscore_on.n_neurons != data.n_neurons):
-        raise ConfigError(f"The 'zscore_on' parameter of {own} must be a NeuralData with the {data.n_neurons} neurons of "
-                          f"'data', or None. Got {zscore_on!r} instead.")
+        raise ConfigError(f"The 'zscore_on' parameter of {own} must be a NeuralData with the {data.n_neurons} "
+                          f"neurons of 'data', or None. Got {zscore_on!r} instead.")
     norm = Normalisation.zscore(zscore_on or data) if zscore else Normalisation.identity(data.n_neurons)
     model = _build_model(data, rank=rank, hidden_size=hidden_size, mapping=mapping, readout=readout, tau=tau,
                          nonlinearity=nonlinearity, noise_std=noise_std, learn_initial_state=learn_initial_state,

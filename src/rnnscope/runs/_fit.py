@@ -84,6 +84,8 @@ def _no_input_notice(path: Path | None, data: NeuralData) -> str | None:
         return text + (f"Name the stimuli with --inputs (trial columns or TimeSeries, e.g. --inputs "
                        f"{(contents.numeric_columns or ('NAME',))[0]}, held between the columns of --input-window). "
                        f"The file's trial columns: {columns}{series}.")
+    if path is None:
+        return text + "Give the data its stimuli: NeuralData.from_arrays(..., inputs=...)."
     return text + "Save the stimuli as the file's 'inputs' (NeuralData.from_arrays(..., inputs=...).save(...))."
 
 

@@ -17,7 +17,7 @@ from rnnscope.data import (
     default_fit_training,
     fit_rnn,
     select_rank,
-    svd_variance_explained,
+    svd_variance_captured,
     variance_explained,
 )
 from rnnscope.dynamics import simulate
@@ -51,8 +51,8 @@ def test_svd_baseline_is_exact_for_low_rank_activity():
     g = torch.Generator().manual_seed(1)
     latent = torch.randn(20, 10, 2, generator=g, dtype=torch.float64)
     act = latent @ torch.randn(2, 6, generator=g, dtype=torch.float64) + 3.0
-    assert svd_variance_explained(act[:15], act[15:], 2) == pytest.approx(1.0, abs=1e-10)
-    assert svd_variance_explained(act[:15], act[15:], 1) < 0.99
+    assert svd_variance_captured(act[:15], act[15:], 2) == pytest.approx(1.0, abs=1e-10)
+    assert svd_variance_captured(act[:15], act[15:], 1) < 0.99
 
 
 def test_choose_rank_rule():
@@ -99,6 +99,26 @@ def test_identity_mapping_compares_rates_directly():
         fit_rnn(data, tau=10.0)
 
 
+def test_steps_is_spelled_as_on_the_command_line():
+    data = _small_data()
+    fit = fit_rnn(data, rank=1, steps=7, batch_size=5, learning_rate=3e-3, progress=False)
+    assert fit.training.steps == 7
+    sel = select_rank(data, [1], steps=4, progress=False)
+    assert sel.best.training.steps == 4 and sel.target == "single-trial" and sel.noise_ceiling is None
+    # without a TrainingConfig, the seed of the weights seeds the batches too
+    a, b, c = (fit_rnn(data, rank=1, steps=7, batch_size=5, seed=1, training=t, progress=False).model.m.detach()
+               for t in (None, default_fit_training(seed=1), default_fit_training(seed=0)))
+    assert torch.equal(a, b) and not torch.equal(a, c)
+    with pytest.raises(ConfigError, match="'steps' parameter of fit_rnn must be an int >= 1. Got 0"):
+        fit_rnn(data, steps=0)
+    with pytest.raises(ConfigError, match="'learning_rate' parameter of fit_rnn"):
+        fit_rnn(data, learning_rate=-1.0)
+    with pytest.raises(ConfigError, match="'target' parameter of select_rank"):
+        select_rank(data, [1], target="trial-average")
+    with pytest.raises(ConfigError, match="'conditions' parameter of select_rank must name the conditions"):
+        select_rank(data, [1], target="condition-average")
+
+
 def test_fit_cli_writes_a_loadable_folder(tmp_path, capsys):
     data = _small_data(trials=20)
     path = data.save(tmp_path / "rec.npz")
@@ -118,6 +138,15 @@ def test_fit_cli_writes_a_loadable_folder(tmp_path, capsys):
     assert fit.r2_test == pytest.approx(fit.score(data.split(0.2, seed=0, stratify="c")[1]), abs=1e-5)
     assert main(["fit", str(path), "--rank", "two", "--out", str(tmp_path / "x")]) == 2
     assert "--rank takes" in capsys.readouterr().err
+    assert main(["fit", str(path), "--inputs", "c", "--out", str(tmp_path / "x")]) == 2
+    assert "--inputs read an NWB file" in capsys.readouterr().err
+    # the data's own conditions group the trials of a .npz
+    out = tmp_path / "averages"
+    assert main(["fit", str(path), "--rank", "1", "--steps", "3", "--target", "condition-average", "--conditions", "c",
+                 "--out", str(out), "--no-progress"]) == 0
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["target"] == "condition-average" and summary["conditions"] == ["c"]
+    assert summary["r2_test"] == summary["r2_test_condition_average"]
 
 
 # ---------------------------------------------------------------------------------- ground truth
@@ -163,7 +192,7 @@ def _check_recovery(hidden, teacher_steps, trials, ranks, fit_steps, exact_rank,
     _, clean_test = clean.split(0.2, seed=0, stratify="context")
     assert best.score(clean_test) > 0.95
     # the truncated SVD of the same rank explains far less: the inputs and dynamics matter
-    assert sel.svd_r2_test[sel.ranks.index(sel.chosen_rank)] < best.r2_test - 0.2
+    assert sel.svd_variance_captured[sel.ranks.index(sel.chosen_rank)] < best.r2_test - 0.2
     # same fixed-point structure per context as the teacher (rank-2 fit: the teacher's rank)
     assert _structure(sel.fits[2].model, task) == _structure(teacher, task)
     # the fitted rank-2 network has an exact latent flow field like the teacher

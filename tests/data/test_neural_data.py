@@ -162,6 +162,28 @@ def test_from_xarray():
         NeuralData.from_xarray(da.rename({"neuron": "cell"}))
 
 
+def test_average_by_averages_activity_and_inputs_of_each_condition():
+    rng = np.random.default_rng(4)
+    act, inp = rng.normal(size=(6, 5, 3)), rng.normal(size=(6, 5, 2))
+    ctx, coh = np.array(["a", "b", "a", "b", "a", "a"]), np.array([1, 1, 1, 2, 2, 1])
+    d = NeuralData.from_arrays(act, dt=10.0, inputs=inp, conditions={"context": ctx, "coherence": coh, "x": np.arange(6)},
+                               lengths=[5, 5, 3, 5, 5, 4])
+    avg = d.average_by(["context", "coherence"])
+    # conditions in lexicographic order: (a, 1) = trials 0, 2, 5; (a, 2) = 4; (b, 1) = 1; (b, 2) = 3
+    assert avg.conditions["context"].tolist() == [0, 0, 1, 1] and avg.conditions["coherence"].tolist() == [1, 2, 1, 2]
+    assert list(avg.conditions) == ["context", "coherence"] and avg.condition_labels == {"context": ("a", "b")}
+    assert avg.lengths.tolist() == [5, 5, 5, 5]
+    assert torch.allclose(avg.activity[0, :3], torch.as_tensor(act[[0, 2, 5], :3].mean(0), dtype=avg.activity.dtype))
+    assert torch.allclose(avg.activity[0, 3], torch.as_tensor(act[[0, 5], 3].mean(0), dtype=avg.activity.dtype))
+    assert torch.allclose(avg.activity[0, 4], torch.as_tensor(act[0, 4], dtype=avg.activity.dtype))
+    assert torch.allclose(avg.inputs[1], torch.as_tensor(inp[4], dtype=avg.inputs.dtype))
+    assert d.condition_groups(["context", "coherence"]).tolist() == [0, 2, 0, 3, 1, 0]
+    train, test = d.split(0.5, seed=0, stratify=["context", "coherence"])
+    assert sorted(test.conditions["x"].tolist() + train.conditions["x"].tolist()) == list(range(6))
+    with pytest.raises(ConfigError, match="'keys' parameter of NeuralData.average_by must name conditions .* Got 'y'"):
+        d.average_by("y")
+
+
 # ---------------------------------------------------------------------------------------------- NWB
 def _write_nwb(path, spikes, starts, stops, extra_columns, series=None):
     pynwb = pytest.importorskip("pynwb")

@@ -2,6 +2,7 @@
 
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -68,3 +69,23 @@ def test_mante_line_attractor_as_documented(tmp_path):
         along = kick["along the line"]["fraction_choice_plus_after"] - kick["along the line"]["fraction_choice_plus_before"]
         ortho = kick["orthogonal"]["fraction_choice_plus_after"] - kick["orthogonal"]["fraction_choice_plus_before"]
         assert along > 0.02 and along > 2 * abs(ortho), (ctx, kick)
+
+
+def test_nwb_to_fitted_network_as_documented(tmp_path):
+    # docs/fitting_data.md, "From an NWB file to a fitted network" (about 30 s on 2 cores)
+    pytest.importorskip("pynwb")
+    out = _run("nwb_to_fitted_network.py", str(tmp_path))
+    pattern = re.compile(r"^(.+?)\s+rank (\d): (\S+) \((-?\d+)%\) / (\S+) \((-?\d+)%\); ceiling (\S+) / (\S+)$")
+    rows = {m[1]: [float(x) for x in m.groups()[2:]] for m in map(pattern.match, out.splitlines()) if m}
+    documented = {"no input": (0.005, 7, 0.042, 8), "coherence as input": (0.052, 83, 0.462, 83),
+                  "condition averages": (0.054, 87, 0.480, 87)}
+    assert set(rows) == set(documented)
+    for name, (single, single_pct, averaged, averaged_pct) in documented.items():
+        row = rows[name]
+        assert row[0] == pytest.approx(single, abs=0.005) and row[2] == pytest.approx(averaged, abs=0.03), (name, row)
+        assert row[4] == pytest.approx(0.062, abs=0.003) and row[5] == pytest.approx(0.554, abs=0.01)
+        assert abs(row[1] - single_pct) <= 6 and abs(row[3] - averaged_pct) <= 6, (name, row)
+    # the SVD reference at k = 1 holds more held-out variance than the ceiling of any prediction
+    svd = [float(line.split()[5]) for line in out.splitlines() if re.match(r"^\s+1\s+\S+\s+\S+\s+\S+\s+\S+\s+\S+", line)]
+    assert svd and min(svd) > 0.1
+    assert (tmp_path / "session.nwb").is_file() and (tmp_path / "nwb_fit_predicted_vs_recorded.png").stat().st_size > 10_000

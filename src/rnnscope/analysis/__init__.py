@@ -50,6 +50,7 @@ from .state_space import (
     ConditionAverages,
     RegressionAxes,
     condition_average,
+    condition_groups,
     gaussian_smooth,
 )
 
@@ -84,6 +85,7 @@ __all__ = [
     "RegressionAxes",
     "ConditionAverages",
     "condition_average",
+    "condition_groups",
     "gaussian_smooth",
     "DecisionCurves",
     "WeibullFit",

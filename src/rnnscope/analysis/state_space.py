@@ -38,6 +38,7 @@ from ..errors import ConfigError, NotFittedError, ShapeError
 __all__ = [
     "ConditionAverages",
     "condition_average",
+    "condition_groups",
     "gaussian_smooth",
     "PCA",
     "RegressionAxes",
@@ -195,12 +196,7 @@ def condition_average(
                           f"Got {keys!r} instead.")
     valid = _valid_mask(owner, lengths, B, T, x.device)
     columns = [_condition_column(owner, conditions, k, B, whole=True) for k in keys]
-    if columns:
-        stacked = torch.cat([c.reshape(B, -1).to(torch.float64) for c in columns], dim=1)
-        _, groups = torch.unique(stacked.cpu(), dim=0, return_inverse=True)
-        groups = groups.to(x.device)
-    else:
-        groups = torch.zeros(B, dtype=torch.long, device=x.device)
+    groups = _groups(columns, B).to(x.device)
     G = int(groups.max()) + 1
     first = torch.full((G,), B, dtype=torch.long, device=x.device).scatter_reduce(
         0, groups, torch.arange(B, device=x.device), reduce="amin")
@@ -208,6 +204,29 @@ def condition_average(
     averages = _hold_last(means, counts).to(x.dtype)
     table = {k: c[first.to(c.device)].clone() for k, c in zip(keys, columns)}
     return ConditionAverages(averages, table)
+
+
+def _groups(columns: list[torch.Tensor], batch: int) -> torch.Tensor:
+    """Index of each trial's unique combination of column values, in lexicographic order (0 if no column)."""
+    if not columns:
+        return torch.zeros(batch, dtype=torch.long)
+    stacked = torch.cat([c.reshape(batch, -1).to(torch.float64) for c in columns], dim=1)
+    return torch.unique(stacked.cpu(), dim=0, return_inverse=True)[1]
+
+
+def condition_groups(conditions: Mapping[str, torch.Tensor], keys: Sequence[str], batch: int) -> torch.Tensor:
+    """The condition of each trial: trials sharing the values of ``keys`` share an index, numbered
+    like the conditions of :func:`condition_average` (lexicographic order of the values).
+
+    Shape:
+        - conditions[key]: (batch,) or (batch, m)
+        - returns (batch,) integers in 0 .. n_conditions - 1
+    """
+    owner = "condition_groups"
+    if isinstance(keys, str) or not isinstance(keys, Sequence):
+        raise ConfigError(f"The 'keys' parameter of {owner} must be a sequence of condition names. "
+                          f"Got {keys!r} instead.")
+    return _groups([_condition_column(owner, conditions, k, batch, whole=True) for k in keys], batch)
 
 
 def gaussian_smooth(states: torch.Tensor, sigma_ms: float, dt: float, lengths: torch.Tensor | None = None) -> torch.Tensor:

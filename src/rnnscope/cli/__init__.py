@@ -27,6 +27,7 @@ from ..runs import (
     default_run_dir,
     evaluate_run,
     fit_run,
+    fit_table,
     load_config_file,
     merge_config,
     resume_run,
@@ -206,6 +207,16 @@ def cmd_compare(args: argparse.Namespace) -> int:
     return 0
 
 
+def _names(text: str | None) -> list[str] | None:
+    """A comma-separated list of names (--inputs, --conditions), None if not given."""
+    if text is None:
+        return None
+    names = [n.strip() for n in text.split(",") if n.strip()]
+    if not names:
+        raise ConfigError(f"Give comma-separated names, e.g. coherence,context. Got {text!r}.")
+    return names
+
+
 def cmd_fit(args: argparse.Namespace) -> int:
     if args.rank == "auto":
         rank: int | str = "auto"
@@ -221,14 +232,17 @@ def cmd_fit(args: argparse.Namespace) -> int:
     out = Path(args.out) if args.out else Path("runs") / f"fit-{Path(args.data).stem}"
     print(f"fitting {args.data} -> {out}", file=sys.stderr)
     summary = fit_run(args.data, out, rank=rank, ranks=ranks, hidden_size=args.hidden_size, mapping=args.mapping,
-                      steps=args.steps, batch_size=args.batch_size, learning_rate=args.lr,
-                      test_fraction=args.test_fraction, stratify=args.stratify, tolerance=args.tolerance,
-                      tau=args.tau, bin_ms=args.bin_ms, seed=args.seed,
-                      progress=False if args.no_progress else None)
-    print(f"{summary['n_trials']} trials x {summary['n_neurons']} neurons, {summary['n_inputs']} inputs, dt {summary['dt']:g} ms")
-    print("rank  R2 train  R2 test  SVD R2 test")
-    for k, a, b, c in zip(summary["ranks"], summary["r2_train"], summary["r2_test"], summary["svd_r2_test"]):
-        print(f"{k:>4}  {a:8.4f}  {b:7.4f}  {c:11.4f}" + ("  <- chosen" if k == summary["chosen_rank"] else ""))
+                      target=args.target, conditions=_names(args.conditions), steps=args.steps,
+                      batch_size=args.batch_size, learning_rate=args.lr, test_fraction=args.test_fraction,
+                      stratify=args.stratify, tolerance=args.tolerance, tau=args.tau, bin_ms=args.bin_ms,
+                      inputs=_names(args.inputs) or (), input_window=args.input_window, align=args.align,
+                      window_ms=args.window_ms, source=args.source, rates=args.rates, smooth_ms=args.smooth_ms,
+                      seed=args.seed, progress=False if args.no_progress else None,
+                      notify=lambda notice: print(f"rnnscope fit: note: {notice}", file=sys.stderr))
+    inputs = f" ({', '.join(summary['input_names'])})" if summary["input_names"] else ""
+    print(f"{summary['n_trials']} trials x {summary['n_neurons']} neurons, {summary['n_inputs']} inputs{inputs}, "
+          f"dt {summary['dt']:g} ms")
+    print(fit_table(summary))
     print(f"fit folder: {out}  (summary.json, config.yaml, checkpoint.safetensors, rank_K/, figures/)")
     return 0
 
@@ -301,9 +315,31 @@ def build_parser() -> argparse.ArgumentParser:
     ft.add_argument("--lr", type=float, default=1e-2, help="learning rate (drops to 2e-3 for the last 40%% of steps)")
     ft.add_argument("--tau", type=float, default=100.0, help="time constant in ms")
     ft.add_argument("--test-fraction", type=float, default=0.2, help="held-out trials")
-    ft.add_argument("--stratify", help="condition whose values are split evenly between train and test")
+    ft.add_argument("--stratify", help="condition whose values are split evenly between train and test "
+                                       "(default: those of --conditions)")
     ft.add_argument("--tolerance", type=float, default=0.005, help="held-out R2 a larger rank must gain")
+    ft.add_argument("--target", choices=["single-trial", "condition-average"], default="single-trial",
+                    help="fit single trials, or the condition averages of the trials grouped by --conditions")
+    ft.add_argument("--conditions", metavar="NAMES",
+                    help="comma-separated trial columns (conditions of a .npz) that define a condition: they "
+                         "group the trials for --target condition-average, the condition-average R2 and the noise "
+                         "ceiling (default: the trial columns of --inputs)")
     ft.add_argument("--bin-ms", type=float, help="bin width for .nwb files")
+    nwb = ft.add_argument_group("NWB files", "how to read a .nwb file (rnnscope.data.read_nwb)")
+    nwb.add_argument("--inputs", metavar="NAMES",
+                     help="comma-separated stimuli the network receives: trial columns (one number per trial, held "
+                          "during --input-window) or TimeSeries names")
+    nwb.add_argument("--input-window", nargs=2, metavar=("ONSET", "OFFSET"),
+                     help="two trial columns (s) between which the trial-column inputs are on "
+                          "(default: the whole trial)")
+    nwb.add_argument("--align", default="start_time", help="trial column (s) that time 0 of each trial is aligned to")
+    nwb.add_argument("--window-ms", nargs=2, type=float, metavar=("BEGIN", "END"),
+                     help="time window around --align covered by the bins, ms (default: 0 to the longest trial)")
+    nwb.add_argument("--source", default="units",
+                     help="'units' (bin the spike times of the units table) or the name of a TimeSeries")
+    nwb.add_argument("--rates", action="store_true", help="spikes per second instead of counts per bin")
+    ft.add_argument("--smooth-ms", type=float,
+                    help="smooth the activity with a Gaussian of this std (ms) before fitting")
     ft.add_argument("--seed", type=int, default=0)
     ft.add_argument("--out", help="fit folder (default: runs/fit-DATA)")
     ft.add_argument("--no-progress", action="store_true")

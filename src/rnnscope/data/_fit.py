@@ -28,72 +28,28 @@ from typing import Any, ClassVar
 import torch
 
 from .._validation import check_bool, check_choice, check_float, check_int
+from ..analysis.state_space import condition_average
 from ..dynamics import simulate
 from ..errors import ConfigError, ShapeError
 from ..models import RateRNN
 from ..tasks._base import AbstractTask, TrialBatch
 from ..training import Trainer, TrainingConfig, TrainingResult
 from ._neural_data import NeuralData
+from ._scores import (
+    R2NoiseCeiling,
+    _trial_residuals,
+    _ss_tot,
+    condition_average_r2,
+    r2_noise_ceiling,
+    svd_variance_captured,
+    variance_explained,
+)
 
-__all__ = ["DataTask", "DataFit", "RankSelection", "fit_rnn", "select_rank", "choose_rank", "default_fit_training", "variance_explained",
-           "svd_variance_explained", "Normalisation"]
+__all__ = ["DataTask", "DataFit", "RankSelection", "fit_rnn", "select_rank", "choose_rank", "default_fit_training",
+           "Normalisation", "TARGETS"]
 
-
-# ---------------------------------------------------------------------------------------------- scores
-def variance_explained(prediction: torch.Tensor, target: torch.Tensor, lengths: torch.Tensor | None = None) -> float:
-    """R^2 = 1 - SS_res / SS_tot over the valid bins, pooled over neurons.
-
-    ``SS_tot`` is taken around each neuron's own mean over the valid bins of these trials, so a
-    constant prediction per neuron scores 0 (and a worse one less).
-
-    Shape:
-        - prediction, target: (trials, time, neurons); lengths: (trials,)
-    """
-    if prediction.shape != target.shape or target.ndim != 3:
-        raise ShapeError(f"variance_explained needs prediction and target of the same shape (trials, time, neurons). "
-                         f"Got {tuple(prediction.shape)} and {tuple(target.shape)} instead.")
-    p, y = prediction.detach().double(), target.detach().double()
-    B, T, _ = y.shape
-    valid = torch.ones(B, T, dtype=torch.bool) if lengths is None else torch.arange(T) < lengths.cpu()[:, None]
-    w = valid[..., None].to(y.dtype).to(y.device)
-    mean = (y * w).sum(dim=(0, 1)) / w.sum(dim=(0, 1)).clamp_min(1)
-    ss_tot = float((((y - mean) ** 2) * w).sum())
-    ss_res = float((((y - p) ** 2) * w).sum())
-    if ss_tot == 0:
-        return 1.0 if ss_res == 0 else float("-inf")
-    return 1.0 - ss_res / ss_tot
-
-
-def _trial_residuals(prediction: torch.Tensor, target: torch.Tensor, lengths: torch.Tensor) -> tuple[torch.Tensor, float]:
-    """Per-trial sum of squared residuals over valid bins (trials,), and the pooled SS_tot."""
-    p, y = prediction.detach().double(), target.detach().double()
-    w = (torch.arange(y.shape[1]) < lengths[:, None])[..., None].to(y.dtype)
-    mean = (y * w).sum(dim=(0, 1)) / w.sum(dim=(0, 1)).clamp_min(1)
-    return (((y - p) ** 2) * w).sum(dim=(1, 2)), float((((y - mean) ** 2) * w).sum())
-
-
-def svd_variance_explained(train: torch.Tensor, test: torch.Tensor, rank: int,
-                           train_lengths: torch.Tensor | None = None, test_lengths: torch.Tensor | None = None) -> float:
-    """Held-out R^2 of the truncated-SVD baseline: project ``test`` activity on the top ``rank`` principal
-    axes of ``train`` (neurons centred with the training mean) and reconstruct.
-
-    This is the linear, input-free comparison of Valente et al. (2022): how much of the variance a
-    ``rank``-dimensional subspace holds, without any dynamics.
-
-    Shape:
-        - train: (trials, time, neurons); test: (trials', time, neurons)
-    """
-    N = train.shape[-1]
-    rank = check_int("svd_variance_explained", "rank", rank, low=1, high=N)
-    X = train.double().reshape(-1, N)
-    if train_lengths is not None:
-        X = train.double()[torch.arange(train.shape[1]) < train_lengths[:, None]]
-    mean = X.mean(dim=0)
-    _, _, Vh = torch.linalg.svd(X - mean, full_matrices=False)
-    V = Vh[:rank].T
-    Y = test.double()
-    recon = (Y - mean) @ V @ V.T + mean
-    return variance_explained(recon, Y, test_lengths)
+#: What a fit reproduces: the single trials, or the condition averages (Valente et al. 2022).
+TARGETS = ("single-trial", "condition-average")
 
 
 # ---------------------------------------------------------------------------------------------- the task
@@ -264,7 +220,11 @@ _DEFAULT_TRAINING = dict(steps=500, batch_size=64, learning_rate=1e-2, eval_ever
 
 def default_fit_training(**changes: Any) -> TrainingConfig:
     """The training settings :func:`fit_rnn` uses unless given others: Adam, lr 1e-2, batch 64,
-    500 steps, no early stop (R^2 on training trials is evaluated every 50 steps)."""
+    500 steps, no early stop (R^2 on training trials is evaluated every 50 steps).
+
+    For the three that ``rnnscope fit`` sets (``--steps``, ``--batch-size``, ``--lr``),
+    :func:`fit_rnn` and :func:`select_rank` take ``steps=``, ``batch_size=`` and ``learning_rate=``
+    directly; this function is for the others."""
     return TrainingConfig(**{**_DEFAULT_TRAINING, **changes})
 
 
@@ -276,11 +236,15 @@ def fit_rnn(
     mapping: str = "linear",
     readout: str = "rates",
     zscore: bool | None = None,
+    zscore_on: NeuralData | None = None,
     test_data: NeuralData | None = None,
     tau: float = 100.0,
     nonlinearity: str = "tanh",
     noise_std: float = 0.0,
     learn_initial_state: bool = True,
+    steps: int | None = None,
+    batch_size: int | None = None,
+    learning_rate: float | None = None,
     training: TrainingConfig | None = None,
     final_learning_rate: float | None = 2e-3,
     decay_at: float = 0.6,
@@ -304,14 +268,21 @@ def fit_rnn(
         zscore: normalise each neuron to zero mean and unit variance before fitting (each neuron
             weighs the same); default True for the linear mapping, False for the identity (whose
             rates are bounded by the nonlinearity).
+        zscore_on: the trials whose per-neuron mean and std the z-score uses; default ``data``
+            (:func:`select_rank` gives the single training trials when it fits their condition
+            averages, so that both targets weigh the neurons alike).
         test_data: held-out trials scored as ``r2_test``.
         tau, nonlinearity, noise_std, learn_initial_state: RateRNN settings (``dt`` is the bin width).
-        training: a :class:`~rnnscope.training.TrainingConfig`; default :func:`default_fit_training`.
+        steps, batch_size, learning_rate: training steps, trials per step and the (first) step size,
+            as ``rnnscope fit --steps --batch-size --lr``; each replaces that field of ``training``.
+        training: a :class:`~rnnscope.training.TrainingConfig` for every other setting; default
+            :func:`default_fit_training` with ``seed`` as its seed.
         final_learning_rate: the learning rate of the last ``1 - decay_at`` of the steps (the
             first part uses ``training.learning_rate``): the trainer's ``"step"`` schedule, unless
             ``training`` already has a schedule; None keeps one rate throughout.
         decay_at: fraction of ``training.steps`` after which the rate drops.
-        seed: seed of the initial weights (the batches follow ``training.seed``).
+        seed: seed of the initial weights, and of the batches unless ``training`` is given (they
+            follow ``training.seed``).
         run_dir: folder for the trainer's checkpoint and metrics, or None.
 
     Returns:
@@ -345,10 +316,19 @@ def fit_rnn(
     if final_learning_rate is not None:
         final_learning_rate = check_float(own, "final_learning_rate", final_learning_rate, low=0, low_inclusive=False)
     decay_at = check_float(own, "decay_at", decay_at, low=0, high=1)
-    training = training or default_fit_training()
+    seed = check_int(own, "seed", seed, low=0)
+    training = training or default_fit_training(seed=seed)
     if not isinstance(training, TrainingConfig):
         raise ConfigError(f"The 'training' parameter of {own} must be a TrainingConfig. Got {type(training).__name__}.")
-    norm = Normalisation.zscore(data) if zscore else Normalisation.identity(data.n_neurons)
+    given = {"steps": None if steps is None else check_int(own, "steps", steps, low=1),
+             "batch_size": None if batch_size is None else check_int(own, "batch_size", batch_size, low=1),
+             "learning_rate": None if learning_rate is None else check_float(own, "learning_rate", learning_rate,
+                                                                             low=0, low_inclusive=False)}
+    training = dataclasses.replace(training, **{k: v for k, v in given.items() if v is not None})
+    if zscore_on is not None and (not isinstance(zscore_on, NeuralData) or zscore_on.n_neurons != data.n_neurons):
+        raise ConfigError(f"The 'zscore_on' parameter of {own} must be a NeuralData with the {data.n_neurons} "
+                          f"neurons of 'data', or None. Got {zscore_on!r} instead.")
+    norm = Normalisation.zscore(zscore_on or data) if zscore else Normalisation.identity(data.n_neurons)
     model = _build_model(data, rank=rank, hidden_size=hidden_size, mapping=mapping, readout=readout, tau=tau,
                          nonlinearity=nonlinearity, noise_std=noise_std, learn_initial_state=learn_initial_state,
                          seed=seed)
@@ -370,29 +350,47 @@ def fit_rnn(
 
 @dataclass
 class RankSelection:
-    """What :func:`select_rank` returns.
+    """What :func:`select_rank` returns: every score of every rank, and the chosen rank.
 
     Attributes:
         ranks: the ranks fitted, increasing.
-        r2_train, r2_test: variance explained on the training and held-out trials, one per rank.
-        svd_r2_test: held-out R^2 of the truncated-SVD baseline of the same rank (no dynamics).
+        target: what was fitted, ``"single-trial"`` or ``"condition-average"``.
+        conditions: the condition names grouping the trials into conditions (None if not given).
+        r2_train: variance explained of the training target (trials or condition averages), per rank.
+        r2_test: held-out variance explained of the target, per rank (what chooses the rank).
+        r2_test_single_trial: held-out R^2 of the single trials, per rank.
+        r2_test_condition_average: held-out R^2 of the predicted against the recorded condition
+            averages (:func:`condition_average_r2`), per rank; None without ``conditions``.
+        noise_ceiling: the split-half noise ceiling of both on the held-out trials
+            (:class:`R2NoiseCeiling`); None without ``conditions`` or when a condition has fewer
+            than 2 held-out trials.
         r2_test_se: standard error of each rank's held-out R^2 difference from the best rank (paired
-            over held-out trials; 0 for the best).
+            over held-out trials, or conditions; 0 for the best).
+        svd_variance_captured: variance of the held-out target captured by the top-k principal axes of
+            the training target (:func:`svd_variance_captured`): a reference for the dimensionality
+            of the data, not a prediction.
         chosen_rank: the smallest rank whose held-out R^2 is within ``tolerance`` (plus one standard
             error if ``standard_error``) of the best.
         tolerance: that tolerance (absolute R^2).
         standard_error: whether the standard error was added to the tolerance.
+        n_test_trials: held-out trials.
         fits: the :class:`DataFit` of each rank.
     """
 
     ranks: list[int]
+    target: str
+    conditions: tuple[str, ...] | None
     r2_train: list[float]
     r2_test: list[float]
-    svd_r2_test: list[float]
+    r2_test_single_trial: list[float]
+    r2_test_condition_average: list[float] | None
+    noise_ceiling: R2NoiseCeiling | None
     r2_test_se: list[float]
+    svd_variance_captured: list[float]
     chosen_rank: int
     tolerance: float
     standard_error: bool
+    n_test_trials: int
     fits: dict[int, DataFit] = field(default_factory=dict, repr=False)
 
     @property
@@ -401,16 +399,56 @@ class RankSelection:
         return self.fits[self.chosen_rank]
 
     def table(self) -> str:
-        lines = [f"{'rank':>4}  {'R2 train':>8}  {'R2 test':>8}  {'SE vs best':>10}  {'SVD R2 test':>11}"]
-        for k, a, b, e, c in zip(self.ranks, self.r2_train, self.r2_test, self.r2_test_se, self.svd_r2_test):
+        """The scores of every rank, the noise ceiling and what the columns mean, as text."""
+        averaged = self.r2_test_condition_average
+        what = "single trials" if self.target == "single-trial" else "condition averages"
+        grouped = f", conditions by {', '.join(self.conditions)}" if self.conditions else ""
+        lines = [f"fit to {what}; scored on {self.n_test_trials} held-out trials{grouped}",
+                 f"{'rank':>4}  {'R2 train':>8}  {'R2 test single-trial':>20}  {'R2 test cond-avg':>16}  "
+                 f"{'SE vs best':>10}  {'SVD captured':>12}"]
+        for i, k in enumerate(self.ranks):
+            avg = "-" if averaged is None else f"{averaged[i]:.4f}"
             mark = "  <- chosen" if k == self.chosen_rank else ""
-            lines.append(f"{k:>4}  {a:>8.4f}  {b:>8.4f}  {e:>10.4f}  {c:>11.4f}{mark}")
+            lines.append(f"{k:>4}  {self.r2_train[i]:>8.4f}  {self.r2_test_single_trial[i]:>20.4f}  {avg:>16}  "
+                         f"{self.r2_test_se[i]:>10.4f}  {self.svd_variance_captured[i]:>12.4f}{mark}")
+        ceiling = self.noise_ceiling
+        if ceiling is not None:
+            i = self.ranks.index(self.chosen_rank)
+            share = [ceiling.fraction(self.r2_test_single_trial[i], "single-trial"),
+                     ceiling.fraction(averaged[i], "condition-average") if averaged is not None else None]
+            st, ca = ("-" if f is None else f"{f:.0%}" for f in share)
+            lines += [f"{'noise ceiling':<14}  {ceiling.single_trial:>20.4f}  {ceiling.condition_average:>16.4f}  "
+                      f"(split-half, {ceiling.n_splits} splits of the held-out trials)",
+                      f"{'of the ceiling':<14}  {st:>20}  {ca:>16}  (rank {self.chosen_rank}: the fraction of the "
+                      f"explainable variance)"]
+        elif self.conditions is None:
+            lines.append("no conditions given: no condition-average R2 and no noise ceiling (name the conditions "
+                         "that group the trials)")
+        else:
+            lines.append("no noise ceiling: a condition has fewer than 2 held-out trials (hold out more trials)")
+        lines.append("R2 train: of the training target. SVD captured: variance of the held-out data held by the "
+                     "top-k principal axes of the training data (no inputs, no dynamics: not a prediction).")
         return "\n".join(lines)
 
     def to_dict(self) -> dict[str, Any]:
-        return {"ranks": list(self.ranks), "r2_train": list(self.r2_train), "r2_test": list(self.r2_test),
-                "svd_r2_test": list(self.svd_r2_test), "r2_test_se": list(self.r2_test_se),
-                "chosen_rank": self.chosen_rank, "tolerance": self.tolerance, "standard_error": self.standard_error}
+        return {"ranks": list(self.ranks), "target": self.target,
+                "conditions": None if self.conditions is None else list(self.conditions),
+                "r2_train": list(self.r2_train), "r2_test": list(self.r2_test),
+                "r2_test_single_trial": list(self.r2_test_single_trial),
+                "r2_test_condition_average": None if self.r2_test_condition_average is None
+                else list(self.r2_test_condition_average),
+                "noise_ceiling": None if self.noise_ceiling is None else self.noise_ceiling.to_dict(),
+                "r2_test_se": list(self.r2_test_se), "svd_variance_captured": list(self.svd_variance_captured),
+                "chosen_rank": self.chosen_rank, "tolerance": self.tolerance, "standard_error": self.standard_error,
+                "n_test_trials": self.n_test_trials}
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> RankSelection:
+        """The selection of :meth:`to_dict` (e.g. a fit folder's ``summary.json``), without the fits."""
+        names = {f.name for f in dataclasses.fields(cls)} - {"fits", "conditions", "noise_ceiling"}
+        ceiling = d.get("noise_ceiling")
+        return cls(**{k: d[k] for k in names}, conditions=None if d["conditions"] is None else tuple(d["conditions"]),
+                   noise_ceiling=None if ceiling is None else R2NoiseCeiling.from_dict(ceiling))
 
 
 def choose_rank(ranks: Sequence[int], r2_test: Sequence[float], tolerance: float,
@@ -422,15 +460,22 @@ def choose_rank(ranks: Sequence[int], r2_test: Sequence[float], tolerance: float
     return min(k for k, r, e in zip(ranks, r2_test, se) if r >= best - tolerance - e)
 
 
+def _normalised(data: NeuralData, norm: Normalisation) -> NeuralData:
+    return data._replace(activity=norm.apply(data.activity.double()))
+
+
 def select_rank(
     data: NeuralData,
     ranks: Sequence[int] = (1, 2, 3, 4, 5),
     *,
+    target: str = "single-trial",
+    conditions: str | Sequence[str] | None = None,
     test_fraction: float = 0.2,
-    stratify: str | None = None,
+    stratify: str | Sequence[str] | None = None,
     tolerance: float = 0.005,
     standard_error: bool = False,
-    split_seed: int = 0,
+    split_seed: int | None = None,
+    n_splits: int = 100,
     run_dir: str | Path | None = None,
     **fit_kwargs: Any,
 ) -> RankSelection:
@@ -443,14 +488,27 @@ def select_rank(
     ``standard_error=True`` the margin also grows by the standard error of the difference (paired
     over held-out trials; the "one-standard-error rule").
 
+    Every rank is scored on single trials and, given ``conditions``, on condition averages, with the
+    split-half noise ceiling of both (:func:`r2_noise_ceiling`): on noisy data (spike counts) the
+    single-trial R^2 is small however good the fit, and R^2 / ceiling is the fraction of the
+    explainable variance captured.
+
     Args:
         data: all trials.
         ranks: the ranks to try (distinct positive integers).
-        test_fraction, stratify, split_seed: the held-out split.
+        target: fit the ``"single-trial"`` activity, or the ``"condition-average"`` activity (the
+            trials of each condition averaged, inputs too, as Valente et al. 2022 fit LINT): the
+            training and the held-out trials are averaged separately, and the held-out R^2 of the
+            condition averages chooses the rank.
+        conditions: condition names grouping the trials into conditions (needed for the
+            condition-average target and scores).
+        test_fraction, split_seed: the held-out split; ``split_seed`` defaults to ``seed`` (0).
+        stratify: condition name(s) held out in equal proportion; default ``conditions``.
         tolerance: absolute R^2 a larger rank must gain to be preferred.
         standard_error: add each rank's standard error to the tolerance.
+        n_splits: random splits of the noise ceiling.
         run_dir: if given, rank K trains in ``run_dir/rank_K``.
-        **fit_kwargs: passed to :func:`fit_rnn` (hidden_size, mapping, training, seed, ...).
+        **fit_kwargs: passed to :func:`fit_rnn` (hidden_size, mapping, steps, seed, ...).
 
     Returns:
         A :class:`RankSelection`.
@@ -459,28 +517,56 @@ def select_rank(
     if isinstance(ranks, int) or not isinstance(ranks, Sequence) or len(ranks) == 0:
         raise ConfigError(f"The 'ranks' parameter of {own} must be a non-empty sequence of ranks. Got {ranks!r} instead.")
     ranks = sorted({check_int(own, "ranks", k, low=1) for k in ranks})
+    target = check_choice(own, "target", target, TARGETS)
     tolerance = check_float(own, "tolerance", tolerance, low=0)
-    if "rank" in fit_kwargs or "test_data" in fit_kwargs:
-        raise ConfigError(f"{own} sets 'rank' and 'test_data' itself; give 'ranks' and 'test_fraction' instead.")
-    train, test = data.split(test_fraction, seed=split_seed, stratify=stratify)
+    n_splits = check_int(own, "n_splits", n_splits, low=1)
+    if not isinstance(data, NeuralData):
+        raise ConfigError(f"The 'data' parameter of {own} must be a NeuralData. Got {type(data).__name__} instead.")
+    keys = None if conditions is None else ([conditions] if isinstance(conditions, str) else list(conditions))
+    if keys is not None:
+        data.condition_groups(keys, owner=own, argument="conditions")
+    elif target == "condition-average":
+        raise ConfigError(f"The 'conditions' parameter of {own} must name the conditions whose trials are averaged "
+                          f"with target='condition-average' (e.g. conditions=['coherence']). Got None instead.")
+    if {"rank", "test_data", "zscore_on"} & set(fit_kwargs):
+        raise ConfigError(f"{own} sets 'rank', 'test_data' and 'zscore_on' itself; give 'ranks' and 'test_fraction' "
+                          f"instead.")
+    split_seed = fit_kwargs.get("seed", 0) if split_seed is None else split_seed
+    train, test = data.split(test_fraction, seed=split_seed, stratify=keys if stratify is None else stratify)
+    averaged = target == "condition-average"
+    train_target = train.average_by(keys) if averaged else train
     fits: dict[int, DataFit] = {}
     for k in ranks:
         sub = None if run_dir is None else Path(run_dir) / f"rank_{k}"
-        fits[k] = fit_rnn(train, rank=k, test_data=test, run_dir=sub, **fit_kwargs)
-    r2_test = [float(fits[k].r2_test) for k in ranks]
+        fits[k] = fit_rnn(train_target, rank=k, run_dir=sub, zscore_on=train, **fit_kwargs)
     norm = fits[ranks[0]].normalisation  # the same for every rank: it depends on the training trials only
-    target = norm.apply(test.activity.double())
-    residuals = []
+    test_n = _normalised(test, norm)
+    test_target = test_n.average_by(keys) if averaged else test_n
+    single, by_condition, residuals = [], [], []
     for k in ranks:
-        res, ss_tot = _trial_residuals(norm.apply(fits[k].predict(test)), target, test.lengths)
-        residuals.append(res)
+        pred = norm.apply(fits[k].predict(test))
+        single.append(variance_explained(pred, test_n.activity, test_n.lengths))
+        if keys is not None:
+            by_condition.append(condition_average_r2(pred, test_n, keys))
+        if averaged:
+            pred = condition_average(pred, test.conditions, keys, test.lengths).averages
+        residuals.append(_trial_residuals(pred, test_target.activity, test_target.lengths))
+        fits[k].r2_test = by_condition[-1] if averaged else single[-1]
+    r2_test = [float(fits[k].r2_test) for k in ranks]
+    ss_tot = _ss_tot(test_target.activity, test_target.lengths)
     best = max(range(len(ranks)), key=lambda i: r2_test[i])
-    n = test.n_trials
+    n = test_target.n_trials
     se = [float((residuals[i] - residuals[best]).std() * math.sqrt(n) / ss_tot) if n > 1 and i != best else 0.0
           for i in range(len(ranks))]
-    svd = [svd_variance_explained(norm.apply(train.activity.double()), norm.apply(test.activity.double()),
-                                  min(k, data.n_neurons), train.lengths, test.lengths) for k in ranks]
-    return RankSelection(ranks=ranks, r2_train=[float(fits[k].r2_train) for k in ranks], r2_test=r2_test,
-                         svd_r2_test=svd, r2_test_se=se,
+    train_n = _normalised(train_target, norm)
+    svd = [svd_variance_captured(train_n.activity, test_target.activity, min(k, data.n_neurons), train_n.lengths,
+                                 test_target.lengths) for k in ranks]
+    ceiling = None
+    if keys is not None and int(torch.bincount(test.condition_groups(keys)).min()) >= 2:
+        ceiling = r2_noise_ceiling(test_n, keys, n_splits=n_splits, seed=split_seed)
+    return RankSelection(ranks=ranks, target=target, conditions=None if keys is None else tuple(keys),
+                         r2_train=[float(fits[k].r2_train) for k in ranks], r2_test=r2_test,
+                         r2_test_single_trial=single, r2_test_condition_average=by_condition if keys else None,
+                         noise_ceiling=ceiling, r2_test_se=se, svd_variance_captured=svd,
                          chosen_rank=choose_rank(ranks, r2_test, tolerance, se if standard_error else None),
-                         tolerance=tolerance, standard_error=standard_error, fits=fits)
+                         tolerance=tolerance, standard_error=standard_error, n_test_trials=test.n_trials, fits=fits)

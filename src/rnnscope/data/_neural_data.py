@@ -18,7 +18,7 @@ import torch
 
 from .._validation import check_float, check_int
 from ..analysis.similarity import ActivitySource
-from ..analysis.state_space import condition_average, gaussian_smooth
+from ..analysis.state_space import condition_average, condition_groups, gaussian_smooth
 from ..errors import CheckpointError, ConfigError, ShapeError
 
 __all__ = ["NeuralData"]
@@ -316,14 +316,49 @@ class NeuralData(ActivitySource):
             raise ConfigError(f"The {arg!r} parameter of {own} must index 0..{n - 1}. Got {idx.tolist()[:10]}.")
         return idx.long() % n
 
-    def split(self, test_fraction: float, *, seed: int = 0, stratify: str | None = None) -> tuple[NeuralData, NeuralData]:
+    def condition_groups(self, keys: str | Sequence[str], *, owner: str | None = None, argument: str = "keys") -> torch.Tensor:
+        """The condition of each trial: trials sharing the values of ``keys`` share an index
+        (numbered like the rows of :meth:`condition_average`).
+
+        Shape: returns (trials,) integers in 0 .. n_conditions - 1.
+        """
+        keys = [keys] if isinstance(keys, str) else keys
+        owner = owner or f"{_OWNER}.condition_groups"
+        if not isinstance(keys, Sequence) or len(keys) == 0:
+            raise ConfigError(f"The {argument!r} parameter of {owner} must name one or more conditions. Got {keys!r} instead.")
+        for key in keys:
+            if key not in self.conditions:
+                raise ConfigError(f"The {argument!r} parameter of {owner} must name conditions of the data; the "
+                                  f"conditions are {', '.join(map(repr, self.conditions)) or 'none'}. Got {key!r} instead.")
+        return condition_groups(self.conditions, list(keys), self.n_trials)
+
+    def average_by(self, keys: str | Sequence[str]) -> NeuralData:
+        """One trial per condition: the activity and the inputs averaged over the trials that share the
+        values of ``keys`` (:meth:`condition_average`; each bin over the trials still running there).
+
+        The conditions of the result are ``keys`` (the other conditions may differ between the trials of
+        one condition); each condition lasts as long as its longest trial.
+
+        Shape: returns activity (n_conditions, time, neurons), inputs (n_conditions, time, n_inputs).
+        """
+        keys = [keys] if isinstance(keys, str) else list(keys)
+        groups = self.condition_groups(keys, owner=f"{_OWNER}.average_by")
+        activity, table = self.condition_average(keys)
+        inputs = condition_average(self.inputs, self.conditions, keys, self.lengths).averages if self.n_inputs else None
+        lengths = torch.zeros(int(groups.max()) + 1, dtype=torch.long).scatter_reduce(0, groups, self.lengths, reduce="amax")
+        return NeuralData(activity=activity, times=self.times, inputs=inputs, conditions=table, lengths=lengths,
+                          neuron_names=self.neuron_names, input_names=self.input_names,
+                          condition_labels={k: v for k, v in self.condition_labels.items() if k in table})
+
+    def split(self, test_fraction: float, *, seed: int = 0,
+              stratify: str | Sequence[str] | None = None) -> tuple[NeuralData, NeuralData]:
         """Split the trials into (train, test) at random.
 
         Args:
             test_fraction: fraction of trials held out, in (0, 1); at least one trial goes each way.
             seed: seed of the shuffle.
-            stratify: a condition name; the same fraction is then held out of each of its values
-                (so every condition is in both parts when it has two trials or more).
+            stratify: a condition name (or several); the same fraction is then held out of each of
+                their values (so every condition is in both parts when it has two trials or more).
         """
         own = f"{_OWNER}.split"
         test_fraction = check_float(own, "test_fraction", test_fraction, low=0, high=1,
@@ -335,11 +370,7 @@ class NeuralData(ActivitySource):
         if stratify is None:
             groups = [torch.arange(self.n_trials)]
         else:
-            if stratify not in self.conditions:
-                raise ConfigError(f"The 'stratify' parameter of {own} must name a condition; the conditions are "
-                                  f"{', '.join(map(repr, self.conditions)) or 'none'}. Got {stratify!r} instead.")
-            values = self.conditions[stratify].reshape(self.n_trials, -1)
-            _, inverse = torch.unique(values, dim=0, return_inverse=True)
+            inverse = self.condition_groups(stratify, owner=own, argument="stratify")
             groups = [(inverse == g).nonzero()[:, 0] for g in range(int(inverse.max()) + 1)]
         test: list[torch.Tensor] = []
         for members in groups:

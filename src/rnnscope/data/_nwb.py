@@ -9,6 +9,7 @@ conditions. NWB stores seconds; rnnscope uses ms.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +19,7 @@ from .._validation import check_bool, check_float
 from ..errors import CheckpointError, ConfigError, ShapeError
 from ._neural_data import NeuralData
 
-__all__ = ["read_nwb"]
+__all__ = ["read_nwb", "nwb_contents", "NWBContents"]
 
 _OWNER = "NeuralData.from_nwb"
 _RESERVED = {"start_time", "stop_time", "tags", "timeseries", "id"}
@@ -32,9 +33,10 @@ def _import_pynwb():
     return pynwb
 
 
-def _find_series(nwb: Any, name: str) -> Any:
+def _find_series(nwb: Any, name: str, argument: str = "source", columns: Sequence[str] = ()) -> Any:
     """A TimeSeries by name: ``acquisition`` first, then every processing module; or a path
-    ``processing/MODULE/NAME`` / ``acquisition/NAME``."""
+    ``processing/MODULE/NAME`` / ``acquisition/NAME``. ``columns``: the trial columns the name could
+    also have meant (listed in the error)."""
     parts = name.strip("/").split("/")
     if len(parts) == 3 and parts[0] == "processing":
         mod = nwb.processing.get(parts[1])
@@ -49,8 +51,57 @@ def _find_series(nwb: Any, name: str) -> Any:
         for mod in nwb.processing.values():
             if name in mod.data_interfaces:
                 return mod.data_interfaces[name]
-    known = list(nwb.acquisition) + [f"processing/{m}/{k}" for m, mod in nwb.processing.items() for k in mod.data_interfaces]
-    raise ConfigError(f"{_OWNER} found no TimeSeries {name!r} in the file; it has {known or 'none'}.")
+    known = _series_names(nwb)
+    also = f", nor a trial-table column of that name (the columns: {', '.join(columns) or 'none'})" if argument == "inputs" else ""
+    raise ConfigError(f"{_OWNER} found no TimeSeries {name!r} (the {argument!r} parameter) in the file{also}; its "
+                      f"TimeSeries: {', '.join(known) or 'none'}.")
+
+
+def _series_names(nwb: Any) -> list[str]:
+    """Every TimeSeries of ``acquisition`` (by name) and of the processing modules (by path)."""
+    return list(nwb.acquisition) + [f"processing/{m}/{k}" for m, mod in nwb.processing.items() for k in mod.data_interfaces]
+
+
+@dataclass(frozen=True)
+class NWBContents:
+    """What an NWB file offers :func:`read_nwb` (:func:`nwb_contents`).
+
+    Attributes:
+        trial_columns: the trial-table columns other than start/stop times and tags (possible
+            conditions, alignment events and input windows).
+        numeric_columns: those with one number per trial (possible ``inputs``).
+        series: the TimeSeries (possible ``source`` or ``inputs``): names in ``acquisition``,
+            ``processing/MODULE/NAME`` paths.
+        n_trials: rows of the trials table (0 without one).
+        n_units: rows of the units table (0 without one).
+    """
+
+    trial_columns: tuple[str, ...]
+    numeric_columns: tuple[str, ...]
+    series: tuple[str, ...]
+    n_trials: int
+    n_units: int
+
+
+def nwb_contents(path: str | Path) -> NWBContents:
+    """The trial columns, TimeSeries and sizes of an NWB file: what ``inputs``, ``conditions``,
+    ``source`` and ``align`` of :func:`read_nwb` can name."""
+    pynwb = _import_pynwb()
+    path = Path(path)
+    if not path.is_file():
+        raise CheckpointError(f"{path} does not exist (expected an NWB file).")
+    with pynwb.NWBHDF5IO(str(path), "r") as io:
+        nwb = io.read()
+        trials = nwb.trials
+        names = [] if trials is None else [c for c in trials.colnames if c not in _RESERVED]
+        numeric = []
+        for c in names:
+            values = _column_values(trials[c].data[:])
+            if values is not None and values.ndim == 1 and values.dtype.kind in "biuf":
+                numeric.append(c)
+        return NWBContents(trial_columns=tuple(names), numeric_columns=tuple(numeric), series=tuple(_series_names(nwb)),
+                           n_trials=0 if trials is None else len(trials),
+                           n_units=0 if nwb.units is None else len(nwb.units))
 
 
 def _series_arrays(series: Any, name: str) -> tuple[np.ndarray, np.ndarray]:
@@ -195,7 +246,7 @@ def read_nwb(
                     on = (centres >= t_on) & (centres < t_off)
                 input_arrays.append((on * values.astype(np.float64)[:, None])[..., None])
             else:
-                series = _find_series(nwb, name)
+                series = _find_series(nwb, name, argument="inputs", columns=[c for c in columns if c not in _RESERVED])
                 ts, data = _series_arrays(series, name)
                 input_arrays.append(np.stack([_pad(_bin_series(ts, data, edges[i, : lengths[i] + 1], name, i), n_bins)
                                               for i in range(n_trials)]))

@@ -16,7 +16,7 @@ from ._config import (
     model_parameters,
     yaml_load,
 )
-from ._fit import fit_run, load_fit, plot_predicted_vs_recorded, read_data
+from ._fit import fit_run, fit_table, load_fit, plot_predicted_vs_recorded, read_data
 from ._folders import (
     CONFIG_NAME,
     SUMMARY_NAME,
@@ -50,6 +50,7 @@ __all__ = [
     "SUMMARY_NAME",
     "analyse_run",
     "fit_run",
+    "fit_table",
     "load_fit",
     "read_data",
     "plot_predicted_vs_recorded",

@@ -2,15 +2,16 @@
 
 A fit folder holds ``config.yaml`` (the data file and every setting), one ``rank_K/`` folder per
 rank tried (the trainer's ``checkpoint.safetensors`` and ``metrics.jsonl``), a copy of the chosen
-rank's checkpoint and metrics at the top, ``summary.json`` (R^2 per rank, the chosen rank) and
-``figures/`` (R^2 vs rank; predicted vs recorded condition-averaged activity).
+rank's checkpoint and metrics at the top, ``summary.json`` (every score per rank: single-trial and
+condition-average R^2, the split-half noise ceiling, the truncated-SVD reference; the chosen rank)
+and ``figures/`` (R^2 vs rank; predicted vs recorded condition-averaged activity).
 """
 
 from __future__ import annotations
 
 import json
 import shutil
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -19,27 +20,73 @@ import yaml
 
 from .._validation import check_float, check_int
 from .._version import __version__
-from ..data import DataFit, NeuralData, Normalisation, default_fit_training, select_rank
+from ..data import DataFit, NeuralData, Normalisation, RankSelection, nwb_contents, select_rank
 from ..errors import CheckpointError, ConfigError
 from ..models import RateRNN
 from ..training import atomic_write_text, load_checkpoint
 
-__all__ = ["fit_run", "load_fit", "read_data"]
+__all__ = ["fit_run", "fit_table", "load_fit", "read_data"]
 
 CONFIG_NAME = "config.yaml"
 SUMMARY_NAME = "summary.json"
 
 
-def read_data(path: str | Path, *, bin_ms: float | None = None) -> NeuralData:
-    """A data file as :class:`NeuralData`: ``.npz`` (:meth:`NeuralData.save`) or ``.nwb`` (needs ``bin_ms``)."""
+#: read_nwb's options that ``rnnscope fit`` exposes, with their defaults and flags.
+_NWB_OPTIONS = {"inputs": ((), "--inputs"), "input_window": (None, "--input-window"), "align": ("start_time", "--align"),
+                "window_ms": (None, "--window-ms"), "source": ("units", "--source"), "rates": (False, "--rates")}
+
+
+def read_data(
+    path: str | Path,
+    *,
+    bin_ms: float | None = None,
+    inputs: Sequence[str] = (),
+    input_window: Sequence[str] | None = None,
+    conditions: Sequence[str] | None = None,
+    align: str = "start_time",
+    window_ms: Sequence[float] | None = None,
+    source: str = "units",
+    rates: bool = False,
+) -> NeuralData:
+    """A data file as :class:`NeuralData`: ``.npz`` (:meth:`NeuralData.save`) or ``.nwb`` (needs
+    ``bin_ms``; the other options are :func:`~rnnscope.data.read_nwb`'s and apply to NWB files only,
+    except ``conditions``, which a ``.npz`` file must have)."""
     path = Path(path)
+    nwb = {"inputs": tuple(inputs), "input_window": input_window, "align": align, "window_ms": window_ms,
+           "source": source, "rates": rates}
     if path.suffix == ".nwb":
         if bin_ms is None:
             raise ConfigError(f"Reading the NWB file {path} needs a bin width: give --bin-ms (e.g. 20).")
-        return NeuralData.from_nwb(path, bin_ms=bin_ms)
+        return NeuralData.from_nwb(path, bin_ms=bin_ms, conditions=conditions, **nwb)
     if path.suffix == ".npz":
+        given = [flag for key, (default, flag) in _NWB_OPTIONS.items() if nwb[key] != default]
+        if given or bin_ms is not None:
+            flags = ", ".join(given + (["--bin-ms"] if bin_ms is not None else []))
+            raise ConfigError(f"{flags} read an NWB file; the .npz file {path} holds binned activity and its inputs "
+                              f"already (NeuralData.save). Give them with a .nwb file only.")
         return NeuralData.load(path)
     raise ConfigError(f"The data file {path} must be a .npz (rnnscope NeuralData) or a .nwb file.")
+
+
+def _no_input_notice(path: Path | None, data: NeuralData) -> str | None:
+    """The one notice for data without inputs: what the network then sees, and how to give inputs."""
+    if data.n_inputs > 0:
+        return None
+    what = f"{path}" if path is not None else "the data"
+    text = (f"{what} gives the network no inputs: it sees only its initial state, so it can fit only what is "
+            f"the same on every trial. ")
+    if path is not None and path.suffix == ".nwb":
+        contents = nwb_contents(path)
+        other = [c for c in contents.trial_columns if c not in contents.numeric_columns]
+        columns = ", ".join(contents.trial_columns) or "none"
+        columns += f" (not numeric, so not inputs: {', '.join(other)})" if other else ""
+        series = f"; its TimeSeries: {', '.join(contents.series)}" if contents.series else ""
+        return text + (f"Name the stimuli with --inputs (trial columns or TimeSeries, e.g. --inputs "
+                       f"{(contents.numeric_columns or ('NAME',))[0]}, held between the columns of --input-window). "
+                       f"The file's trial columns: {columns}{series}.")
+    if path is None:
+        return text + "Give the data its stimuli: NeuralData.from_arrays(..., inputs=...)."
+    return text + "Save the stimuli as the file's 'inputs' (NeuralData.from_arrays(..., inputs=...).save(...))."
 
 
 def fit_run(
@@ -50,6 +97,8 @@ def fit_run(
     ranks: Sequence[int] = (1, 2, 3, 4, 5),
     hidden_size: int | None = None,
     mapping: str = "linear",
+    target: str = "single-trial",
+    conditions: Sequence[str] | None = None,
     steps: int = 500,
     batch_size: int = 64,
     learning_rate: float = 1e-2,
@@ -58,49 +107,86 @@ def fit_run(
     tolerance: float = 0.005,
     tau: float = 100.0,
     bin_ms: float | None = None,
+    inputs: Sequence[str] = (),
+    input_window: Sequence[str] | None = None,
+    align: str = "start_time",
+    window_ms: Sequence[float] | None = None,
+    source: str = "units",
+    rates: bool = False,
+    smooth_ms: float | None = None,
     seed: int = 0,
     progress: bool | None = None,
+    notify: Callable[[str], None] | None = None,
 ) -> dict[str, Any]:
     """Fit low-rank networks to a data set and write a fit folder; returns the summary.
 
     ``rank="auto"`` fits every rank of ``ranks`` and chooses one (:func:`select_rank`); an integer
-    fits that rank alone (still scored on held-out trials). The other settings are those of
-    :func:`~rnnscope.data.fit_rnn` and :func:`~rnnscope.data.select_rank`.
+    fits that rank alone (still scored on held-out trials). ``target``, ``conditions`` and the
+    training settings are those of :func:`~rnnscope.data.select_rank` and
+    :func:`~rnnscope.data.fit_rnn`; ``bin_ms``, ``inputs``, ``input_window``, ``conditions``,
+    ``align``, ``window_ms``, ``source`` and ``rates`` those of :func:`~rnnscope.data.read_nwb`;
+    ``smooth_ms`` smooths the activity in time (a Gaussian of that std) before the fit.
+
+    The trials are grouped into conditions by ``conditions``, or else by the trial columns given as
+    ``inputs``; with a grouping the condition-average R^2 and the noise ceiling are scored.
+    ``notify`` receives the notices of the fit (data without inputs), also kept in the summary.
     """
     own = "fit_run"
     out = Path(out)
     if (out / CONFIG_NAME).exists():
         raise ConfigError(f"{out} already holds a fit; choose another --out.")
-    source = str(data) if not isinstance(data, NeuralData) else "<NeuralData>"
-    if not isinstance(data, NeuralData):
-        data = read_data(data, bin_ms=bin_ms)
+    path = None if isinstance(data, NeuralData) else Path(data)
+    if isinstance(inputs, str):
+        inputs = [inputs]
+    if path is not None:
+        data = read_data(path, bin_ms=bin_ms, inputs=inputs, input_window=input_window, conditions=conditions,
+                         align=align, window_ms=window_ms, source=source, rates=rates)
+    if smooth_ms is not None:
+        data = data.smooth(check_float(own, "smooth_ms", smooth_ms, low=0))
     if rank == "auto":
         rank_list = list(ranks)
     else:
         rank_list = [check_int(own, "rank", rank, low=1)]
     steps = check_int(own, "steps", steps, low=1)
     learning_rate = check_float(own, "learning_rate", learning_rate, low=0, low_inclusive=False)
-    config = {"data": source, "rank": rank, "ranks": rank_list, "hidden_size": hidden_size or data.n_neurons,
-              "mapping": mapping, "steps": steps, "batch_size": batch_size, "learning_rate": learning_rate,
-              "test_fraction": test_fraction, "stratify": stratify, "tolerance": tolerance, "tau": tau,
-              "bin_ms": bin_ms, "seed": seed}
-    training = default_fit_training(steps=steps, batch_size=batch_size, learning_rate=learning_rate, seed=seed)
-    sel = select_rank(data, rank_list, test_fraction=test_fraction, stratify=stratify, tolerance=tolerance,
-                      split_seed=seed, run_dir=out, hidden_size=hidden_size, mapping=mapping, tau=tau,
-                      training=training, seed=seed, progress=progress)
+    keys = list(conditions) if conditions is not None else [k for k in inputs if k in data.conditions] or None
+    if target == "condition-average" and keys is None:
+        raise ConfigError("--target condition-average averages the trials of each condition: name the trial columns "
+                          "that define a condition with --conditions (e.g. --conditions coherence).")
+    notices = [n for n in (_no_input_notice(path, data),) if n is not None]
+    for notice in notices:
+        if notify is not None:
+            notify(notice)
+    config = {"data": str(path) if path is not None else "<NeuralData>", "rank": rank, "ranks": rank_list,
+              "hidden_size": hidden_size or data.n_neurons, "mapping": mapping, "target": target, "conditions": keys,
+              "steps": steps, "batch_size": batch_size, "learning_rate": learning_rate, "test_fraction": test_fraction,
+              "stratify": stratify, "tolerance": tolerance, "tau": tau, "bin_ms": bin_ms, "inputs": list(inputs),
+              "input_window": None if input_window is None else list(input_window), "align": align,
+              "window_ms": None if window_ms is None else [float(w) for w in window_ms], "source": source,
+              "rates": rates, "smooth_ms": smooth_ms, "seed": seed}
+    sel = select_rank(data, rank_list, target=target, conditions=keys, test_fraction=test_fraction,
+                      stratify=stratify, tolerance=tolerance, split_seed=seed, run_dir=out, hidden_size=hidden_size,
+                      mapping=mapping, tau=tau, steps=steps, batch_size=batch_size, learning_rate=learning_rate,
+                      seed=seed, progress=progress)
     atomic_write_text(out / CONFIG_NAME, yaml.safe_dump(config, sort_keys=False))
     chosen = out / f"rank_{sel.chosen_rank}"
     for name in ("checkpoint.safetensors", "metrics.jsonl"):
         shutil.copyfile(chosen / name, out / name)
     summary = {**sel.to_dict(), "n_trials": data.n_trials, "n_neurons": data.n_neurons, "n_inputs": data.n_inputs,
-               "dt": data.dt, "mapping": mapping, "wall_time_s": round(sum(f.training.wall_time for f in sel.fits.values()), 2),
+               "input_names": list(data.input_names or ()), "dt": data.dt, "mapping": mapping, "notices": notices,
+               "wall_time_s": round(sum(f.training.wall_time for f in sel.fits.values()), 2),
                "library_version": __version__}
-    _figures(sel, data, out, test_fraction, stratify, seed)
+    _figures(sel, data, out, test_fraction, stratify or keys, seed)
     atomic_write_text(out / SUMMARY_NAME, json.dumps(summary, indent=2))
     return summary
 
 
-def _figures(sel, data: NeuralData, out: Path, test_fraction: float, stratify: str | None, seed: int) -> None:
+def fit_table(summary: dict[str, Any]) -> str:
+    """The score table of a fit's summary (:meth:`RankSelection.table`)."""
+    return RankSelection.from_dict(summary).table()
+
+
+def _figures(sel: RankSelection, data: NeuralData, out: Path, test_fraction: float, stratify: Any, seed: int) -> None:
     import matplotlib
 
     matplotlib.use("Agg")
@@ -108,18 +194,34 @@ def _figures(sel, data: NeuralData, out: Path, test_fraction: float, stratify: s
 
     figdir = out / "figures"
     figdir.mkdir(parents=True, exist_ok=True)
-    fig, ax = plt.subplots(figsize=(4.2, 3.2))
-    ax.plot(sel.ranks, sel.r2_test, "o-", label="fitted network (held out)")
-    ax.plot(sel.ranks, sel.r2_train, "o--", alpha=0.6, label="fitted network (train)")
-    ax.plot(sel.ranks, sel.svd_r2_test, "s:", label="truncated SVD (held out)")
-    ax.axvline(sel.chosen_rank, color="0.6", lw=0.8)
-    ax.set(xlabel="rank", ylabel="variance explained $R^2$", xticks=sel.ranks, ylim=(min(0, *sel.svd_r2_test), 1.02))
-    ax.legend(fontsize=7, loc="lower right")
+    fig, axes = plt.subplots(1, 2, figsize=(8.4, 3.2))
+    ceiling = sel.noise_ceiling
+    panels = [("single-trial", "single trials", sel.r2_test_single_trial, ceiling and ceiling.single_trial),
+              ("condition-average", "condition averages", sel.r2_test_condition_average,
+               ceiling and ceiling.condition_average)]
+    for ax, (target, title, r2, top) in zip(axes, panels):
+        ax.set(xlabel="rank", ylabel="variance explained $R^2$", xticks=sel.ranks, title=title)
+        if r2 is None:
+            ax.text(0.5, 0.5, "no conditions given", ha="center", va="center", transform=ax.transAxes)
+            continue
+        ax.plot(sel.ranks, r2, "o-", label="fitted network (held out)")
+        shown = list(r2)
+        if target == sel.target:
+            ax.plot(sel.ranks, sel.r2_train, "o--", alpha=0.6, label="fitted network (train)")
+            ax.plot(sel.ranks, sel.svd_variance_captured, "s:",
+                    label="truncated SVD: held-out variance\nin k components (not a prediction)")
+            shown += list(sel.r2_train) + list(sel.svd_variance_captured)
+        if top is not None:
+            ax.axhline(top, color="k", ls="--", lw=0.9, label="split-half noise ceiling")
+            shown.append(top)
+        ax.axvline(sel.chosen_rank, color="0.6", lw=0.8)
+        ax.set_ylim(min(0.0, *shown), max(shown) * 1.15 if max(shown) > 0 else 1.0)
+        ax.legend(fontsize=6, loc="best")
     fig.tight_layout()
     fig.savefig(figdir / "r2_vs_rank.png", dpi=100)
     plt.close(fig)
     _, test = data.split(test_fraction, seed=seed, stratify=stratify)
-    fig = plot_predicted_vs_recorded(sel.best, test)
+    fig = plot_predicted_vs_recorded(sel.best, test, keys=list(sel.conditions) if sel.conditions else None)
     fig.savefig(figdir / "predicted_vs_recorded.png", dpi=100)
     plt.close(fig)
 

@@ -32,6 +32,8 @@ from .perturbation import (
     silence,
 )
 from .dynamics_comparison import DynamicsComparison, compare_dynamics
+from .periodic_orbits import PeriodicOrbit, find_periodic_orbit, time_scale
+from .attractors import KINDS, Attractor, AttractorScan, classify_attractor, scan_attractors
 from .similarity import (
     METRICS,
     ActivitySource,
@@ -106,4 +108,12 @@ __all__ = [
     "compare_activity",
     "METRICS",
     "compare_dynamics",
+    "PeriodicOrbit",
+    "find_periodic_orbit",
+    "time_scale",
+    "KINDS",
+    "Attractor",
+    "AttractorScan",
+    "classify_attractor",
+    "scan_attractors",
 ]

@@ -34,6 +34,7 @@ from .perturbation import (
 from .dynamics_comparison import DynamicsComparison, compare_dynamics
 from .periodic_orbits import PeriodicOrbit, find_periodic_orbit, time_scale
 from .attractors import KINDS, Attractor, AttractorScan, classify_attractor, scan_attractors
+from .automata import Automaton, extract_automaton, minimal_automaton
 from .similarity import (
     METRICS,
     ActivitySource,
@@ -116,4 +117,7 @@ __all__ = [
     "AttractorScan",
     "classify_attractor",
     "scan_attractors",
+    "Automaton",
+    "extract_automaton",
+    "minimal_automaton",
 ]

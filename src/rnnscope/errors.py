@@ -17,6 +17,7 @@ __all__ = [
     "NotFittedError",
     "TaskContractError",
     "ModelContractError",
+    "ConvergenceError",
 ]
 
 
@@ -50,3 +51,8 @@ class TaskContractError(RnnscopeError, AssertionError):
 
 class ModelContractError(RnnscopeError, AssertionError):
     """A model breaks the contract that :func:`~rnnscope.models.check_model` verifies."""
+
+
+class ConvergenceError(RnnscopeError):
+    """A numerical search (a periodic orbit's Newton iteration, an automaton's state clustering)
+    ended without an answer; the message says what was tried and what to change."""

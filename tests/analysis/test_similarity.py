@@ -164,7 +164,7 @@ def test_accepts_tensors_trajectories_and_round_trips(tmp_path):
     back = SimilarityResult.load(path)
     assert back.score == r.score and np.array_equal(back.null, r.null) and back.metric == "cca"
     table = compare_activity(traj, traj.states, n_permutations=10)
-    assert set(table) == {"cca", "procrustes", "rsa"}
+    assert set(table) == {"cca", "procrustes", "rsa", "dsa"}
 
 
 def test_accepts_neural_data_cut_to_the_shortest_trial():

@@ -37,3 +37,20 @@ def test_analyse_every_task_end_to_end(name, tmp_path, capsys):
 def test_analyse_refuses_a_folder_that_is_not_a_run(tmp_path, capsys):
     assert main(["analyse", str(tmp_path)]) == 2
     assert "not a run folder" in capsys.readouterr().err
+
+
+def test_analyse_a_formal_language_run_extracts_its_automaton(tmp_path):
+    import json
+
+    from rnnscope.runs import analyse_run, build_run_config, train_run
+
+    config = build_run_config({"task": "parity", "model": {"kind": "gru", "hidden_size": 16},
+                               "training": {"steps": 1500, "learning_rate": 1e-2, "batch_size": 128,
+                                            "criterion": 0.999}, "task_params": {"max_length": 8}})
+    run = tmp_path / "parity"
+    train_run(config, run, progress=False)
+    report = analyse_run(run, n_trials=32, n_candidates=32, lyapunov_steps=50, progress=False)
+    saved = json.loads((run / "analysis" / "analysis.json").read_text())
+    assert saved["automaton"]["n_states"] == report["automaton"]["n_states"] == 2
+    assert saved["automaton"]["agreement"] >= 0.99 and saved["automaton"]["minimal_states"] == 2
+    assert (run / "analysis" / "automaton.png").is_file() and (run / "analysis" / "automaton.npz").is_file()

@@ -32,6 +32,9 @@ from .perturbation import (
     silence,
 )
 from .dynamics_comparison import DynamicsComparison, compare_dynamics
+from .periodic_orbits import PeriodicOrbit, find_periodic_orbit, time_scale
+from .attractors import KINDS, Attractor, AttractorScan, classify_attractor, scan_attractors
+from .automata import Automaton, extract_automaton, minimal_automaton
 from .similarity import (
     METRICS,
     ActivitySource,
@@ -39,6 +42,9 @@ from .similarity import (
     SimilarityResult,
     cca_similarity,
     compare_activity,
+    delay_embedding,
+    dsa_distance,
+    havok_dmd,
     noise_ceiling,
     procrustes_distance,
     representational_dissimilarity,
@@ -108,4 +114,18 @@ __all__ = [
     "compare_activity",
     "METRICS",
     "compare_dynamics",
+    "delay_embedding",
+    "havok_dmd",
+    "dsa_distance",
+    "PeriodicOrbit",
+    "find_periodic_orbit",
+    "time_scale",
+    "KINDS",
+    "Attractor",
+    "AttractorScan",
+    "classify_attractor",
+    "scan_attractors",
+    "Automaton",
+    "extract_automaton",
+    "minimal_automaton",
 ]

@@ -33,6 +33,7 @@ from .._validation import check_bool, check_choice, check_float, check_int
 from ..dynamics import euler_step
 from ..errors import CheckpointError, ConfigError, RnnscopeError, ShapeError
 from ..models import AbstractRNN
+from ._checks import check_state
 from ._results_io import load_result, save_result
 
 __all__ = [
@@ -230,13 +231,7 @@ def _prepare(owner: str, model: AbstractRNN, inputs, initial_state, seed: int, d
             x0 = work.initial_state(1)[0].to(dtype) + torch.randn(N, generator=gen, dtype=torch.float64).to(
                 device=device, dtype=dtype)
         else:
-            x0 = torch.as_tensor(initial_state).detach()
-            if x0.shape == (1, N):
-                x0 = x0[0]
-            if x0.shape != (N,):
-                raise ShapeError(f"The 'initial_state' parameter of {owner} must have shape ({N},) or (1, {N}). "
-                                 f"Got {tuple(x0.shape)} instead.")
-            x0 = x0.to(device=device, dtype=dtype)
+            x0 = check_state(owner, work, initial_state).to(device=device, dtype=dtype)
     continuous = work.time == "continuous"
     tau = float(work.time_constant) if continuous and work.time_constant is not None else None
     return _Setup(work, x0.clone(), u, drive, float(work.dt) if continuous else 1.0, gen, tau)

@@ -29,6 +29,11 @@ Metrics
   are compared by the Spearman correlation of their upper triangles. Euclidean RDMs are invariant to
   rotations and translations of the state space, correlation RDMs are not; neither is invariant to
   a general linear map.
+- :func:`dsa_distance` -- dynamical similarity analysis (Ostrow, Eisen, Kozachkov & Fiete 2023):
+  each set is delay-embedded (a Hankel matrix of ``n_delays`` lagged copies), its leading
+  ``rank`` singular time courses are fitted with one linear operator (HAVOK DMD), and the two
+  operators are compared up to an orthogonal change of basis: ``min_C arccos(<A, C B C^T> / |A||B|)``
+  over orthogonal C, an angle in [0, pi]. It compares how the activity evolves, not where it lies.
 - :func:`~rnnscope.analysis.compare_dynamics` (in :mod:`rnnscope.analysis.dynamics_comparison`) goes
   beyond the geometry of trajectories: the fixed-point structure of two networks.
 
@@ -48,6 +53,7 @@ second recording of the *same* system would look.
 from __future__ import annotations
 
 import abc
+import itertools
 import json
 import math
 from collections.abc import Mapping, Sequence
@@ -75,10 +81,13 @@ __all__ = [
     "noise_ceiling",
     "compare_activity",
     "METRICS",
+    "delay_embedding",
+    "havok_dmd",
+    "dsa_distance",
 ]
 
 #: The metric names :func:`compare_activity` and ``rnnscope compare`` accept.
-METRICS = ("cca", "procrustes", "rsa")
+METRICS = ("cca", "procrustes", "rsa", "dsa")
 
 
 # ---------------------------------------------------------------------------------------- results
@@ -92,7 +101,7 @@ class SimilarityResult:
         null: the values on ``n_permutations`` shuffled pairings.
         p_value: ``(1 + #{null at least as similar as score}) / (1 + len(null))``; NaN without null.
         higher_is_similar: True for similarities (CCA, RSA), False for distances (shape metrics).
-        permute: what was shuffled: ``"trials"``, ``"samples"`` or ``"conditions"``.
+        permute: what was shuffled: ``"trials"``, ``"samples"``, ``"conditions"``, or ``"none"`` (no baseline).
         details: metric-specific numbers (canonical correlations, k, alpha, ...).
         ceiling: split-half noise ceiling (mean over splits), when computed.
 
@@ -679,7 +688,142 @@ def noise_ceiling(
     return NoiseCeiling(metric, np.asarray(scores))
 
 
-_METRIC_FUNCTIONS = {"cca": cca_similarity, "procrustes": procrustes_distance, "rsa": rsa_similarity}
+# ---------------------------------------------------------------------------------------- DSA
+def delay_embedding(X: np.ndarray, n_delays: int, delay_interval: int = 1) -> np.ndarray:
+    """The Hankel (delay) embedding: row t holds ``x(t + (n_delays - 1) d), ..., x(t + d), x(t)``.
+
+    Shape: (trials, time, units) -> (trials, time - (n_delays - 1) d, units * n_delays); a 2-D
+    (time, units) series is one trial.
+    """
+    A = X[None] if X.ndim == 2 else X
+    span = (n_delays - 1) * delay_interval
+    T = A.shape[1] - span
+    if T < 2:
+        raise ShapeError(f"delay_embedding needs more time bins than (n_delays - 1) * delay_interval + 1 = {span + 2}. "
+                         f"Got {A.shape[1]}.")
+    parts = [A[:, span - d * delay_interval: span - d * delay_interval + T] for d in range(n_delays)]
+    out = np.concatenate(parts, axis=-1)
+    return out[0] if X.ndim == 2 else out
+
+
+def havok_dmd(X: np.ndarray, *, n_delays: int, rank: int, delay_interval: int = 1, ridge: float = 0.0) -> np.ndarray:
+    """The linear operator of HAVOK DMD (Brunton et al. 2017), as used by DSA: the delay embedding's
+    top ``rank`` right singular vectors (its eigen-time-delay coordinates) ``v(t)``, and the least-squares
+    ``A`` with ``v(t + 1) = A v(t)`` within each trial. Shape: X (trials, time, units) -> (rank, rank)."""
+    H = delay_embedding(X if X.ndim == 3 else X[None], n_delays, delay_interval)
+    K, T, D = H.shape
+    _, _, vt = np.linalg.svd(H.reshape(K * T, D).T, full_matrices=False)
+    if rank > vt.shape[0]:
+        raise ShapeError(f"havok_dmd: the delay embedding has rank at most {vt.shape[0]}; got rank={rank}.")
+    V = vt.T[:, :rank].reshape(K, T, rank)
+    before, after = V[:, :-1].reshape(-1, rank), V[:, 1:].reshape(-1, rank)
+    G = before.T @ before + ridge * np.eye(rank)
+    return np.linalg.solve(G, before.T @ after).T
+
+
+def _orthogonal_angle(A: np.ndarray, B: np.ndarray, restarts: int, iters: int, seed: int) -> tuple[float, np.ndarray]:
+    """``min over orthogonal C of arccos(<A, C B C^T> / |A| |B|)`` and the best C.
+
+    Riemannian gradient ascent of ``f(C) = <A, C B C^T>`` on the orthogonal group: the Euclidean
+    gradient ``G = A C B^T + A^T C B`` gives the skew direction ``W = G C^T - C G^T``, and the Cayley
+    transform ``C <- (I - h W / 2)^-1 (I + h W / 2) C`` keeps C orthogonal; the step h doubles after
+    a gain and halves after a loss. Started from the best sign flips of the coordinates (both
+    components of O(n)) and from random orthogonal matrices; the best end point is kept."""
+    n = A.shape[0]
+    a, b = A / np.linalg.norm(A), B / np.linalg.norm(B)
+    rng = np.random.default_rng(seed)
+    eye = np.eye(n)
+
+    def f(C: np.ndarray) -> float:
+        return float((a * (C @ b @ C.T)).sum())
+
+    # the sign flips of the coordinates (singular vectors come with arbitrary signs, so the same
+    # dynamics gives operators that differ by one of them): the best few, then random rotations
+    signs = [np.diag(d) for d in itertools.product((1.0, -1.0), repeat=min(n, 10))]
+    signs = [np.diag(np.concatenate([np.diag(S), np.ones(n - S.shape[0])])) for S in signs]
+    signs.sort(key=f, reverse=True)
+    starts = signs[: max(1, restarts // 2)]
+    starts += [np.linalg.qr(rng.normal(size=(n, n)))[0] for _ in range(restarts - len(starts))]
+
+    best, best_C = -math.inf, eye
+    for C in starts:
+        value, h = f(C), 1.0
+        for _ in range(iters):
+            G = a @ C @ b.T + a.T @ C @ b
+            W = G @ C.T - C @ G.T
+            if np.abs(W).max() < 1e-12:
+                break
+            C_try = np.linalg.solve(eye - 0.5 * h * W, (eye + 0.5 * h * W) @ C)
+            v_try = f(C_try)
+            if v_try > value:
+                C, value, h = C_try, v_try, 2.0 * h
+            else:
+                h *= 0.5
+                if h < 1e-12:
+                    break
+        if value > best:
+            best, best_C = value, C
+    return float(np.arccos(np.clip(best, -1.0, 1.0))), best_C
+
+
+def dsa_distance(
+    X: Any,
+    Y: Any,
+    *,
+    n_delays: int = 10,
+    rank: int = 10,
+    delay_interval: int = 1,
+    ridge: float = 0.0,
+    restarts: int = 8,
+    iters: int = 500,
+    seed: int = 0,
+) -> SimilarityResult:
+    """Dynamical similarity analysis (Ostrow et al. 2023): the angular Procrustes distance between the
+    HAVOK DMD operators of X and Y (see the module docstring).
+
+    The score is the paper's angular one, in radians in [0, pi]; 0 when one operator is an orthogonal
+    change of basis of the other. (The ``dsa-metric`` package's v2 default, ``score_method=
+    "wasserstein"``, compares eigenvalue spectra instead.) No permutation baseline: the operator does
+    not depend on how trials are paired (``null`` is empty, p-value NaN).
+
+    Args:
+        X, Y: activity (trials, time, units) or one (time, units) series each; the trials and the
+            time bins need not match between X and Y.
+        n_delays, delay_interval: the delay embedding.
+        rank: the number of eigen-time-delay coordinates fitted (the size of the operators).
+        ridge: ridge regularisation of the least-squares fit.
+        restarts, iters, seed: the search over orthogonal matrices.
+
+    Returns:
+        A :class:`SimilarityResult` (a distance: lower is more similar); ``details`` holds the two
+        operators' eigenvalues.
+    """
+    owner = "dsa_distance"
+    X, Y = _activity(owner, "X", X), _activity(owner, "Y", Y)
+    n_delays = check_int(owner, "n_delays", n_delays, low=1)
+    rank = check_int(owner, "rank", rank, low=1)
+    delay_interval = check_int(owner, "delay_interval", delay_interval, low=1)
+    ridge = check_float(owner, "ridge", ridge, low=0)
+    restarts = check_int(owner, "restarts", restarts, low=1)
+    iters = check_int(owner, "iters", iters, low=1)
+    seed = check_int(owner, "seed", seed, low=0)
+    A = havok_dmd(X, n_delays=n_delays, rank=rank, delay_interval=delay_interval, ridge=ridge)
+    B = havok_dmd(Y, n_delays=n_delays, rank=rank, delay_interval=delay_interval, ridge=ridge)
+    angle, _ = _orthogonal_angle(A, B, restarts, iters, seed)
+    details = {"n_delays": n_delays, "rank": rank, "delay_interval": delay_interval, "units": "radians",
+               "eigenvalues_X": [complex(v) for v in np.linalg.eigvals(A)],
+               "eigenvalues_Y": [complex(v) for v in np.linalg.eigvals(B)]}
+    details["eigenvalues_X"] = [[v.real, v.imag] for v in details["eigenvalues_X"]]
+    details["eigenvalues_Y"] = [[v.real, v.imag] for v in details["eigenvalues_Y"]]
+    return SimilarityResult("dsa", angle, np.zeros(0), math.nan, False, "none", details)
+
+
+def _dsa_metric(X: Any, Y: Any, *, n_permutations: int = 0, seed: int = 0, **kwargs: Any) -> SimilarityResult:
+    return dsa_distance(X, Y, seed=seed, **kwargs)
+
+
+_METRIC_FUNCTIONS = {"cca": cca_similarity, "procrustes": procrustes_distance, "rsa": rsa_similarity,
+                     "dsa": _dsa_metric}
 
 
 def compare_activity(
@@ -709,6 +853,8 @@ def compare_activity(
             out[m] = cca_similarity(X, Y, k=k, n_permutations=n_permutations, seed=seed)
         elif m == "procrustes":
             out[m] = procrustes_distance(X, Y, n_permutations=n_permutations, seed=seed)
+        elif m == "dsa":
+            out[m] = dsa_distance(X, Y, seed=seed)
         else:
             out[m] = rsa_similarity(X, Y, conditions=conditions, n_permutations=n_permutations, seed=seed)
     return out

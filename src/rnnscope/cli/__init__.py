@@ -293,10 +293,10 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--no-progress", action="store_true")
     r.set_defaults(func=cmd_reproduce)
 
-    cp = sub.add_parser("compare", help="similarity of two runs or data sets (CCA, Procrustes, RSA) vs permutation baselines")
+    cp = sub.add_parser("compare", help="similarity of two runs or data sets (CCA, Procrustes, RSA, DSA) vs permutation baselines")
     cp.add_argument("a", help="run folder or .npz data file")
     cp.add_argument("b", help="run folder or .npz data file")
-    cp.add_argument("--metric", choices=["cca", "procrustes", "rsa", "all"], default="all")
+    cp.add_argument("--metric", choices=[*METRICS, "all"], default="all")
     cp.add_argument("--trials", type=int, default=64, help="trials of the shared task to simulate (two runs)")
     cp.add_argument("--permutations", type=int, default=200, help="shuffled pairings of the baseline")
     cp.add_argument("--seed", type=int, default=0)

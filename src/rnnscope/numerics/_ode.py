@@ -79,6 +79,6 @@ def integrate(
                     events=list(events) or None, dense_output=dense_output)
     if sol.status < 0:
         raise RnnscopeError(f"The ODE integration failed at t = {sol.t[-1]:g} of {duration:g}: {sol.message}")
-    y = sol.y.T.reshape(len(sol.t), *shape)
+    y = np.asarray(sol.y, dtype=np.float64).T.reshape(len(sol.t), *shape)  # a list when no t_eval was reached
     t_events = list(sol.t_events) if sol.t_events is not None else []
     return OdeSolution(t=sol.t, y=y, t_events=t_events, dense=sol.sol if dense_output else None)

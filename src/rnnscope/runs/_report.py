@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
+from matplotlib.figure import Figure
 
 from .._validation import check_int
 from ..analysis import (
@@ -35,13 +36,16 @@ from ..analysis import (
     find_fixed_points,
     find_slow_points,
     flow_field,
+    extract_automaton,
     largest_lyapunov_exponent,
     latent_flow_field,
     line_attractor_report,
     linearise,
 )
 from ..dynamics import simulate
-from ..plotting import plot_flow_field, plot_trajectories, plot_variance_explained
+from ..errors import ConvergenceError
+from ..plotting import plot_automaton, plot_flow_field, plot_trajectories, plot_variance_explained
+from ..tasks import FormalLanguage
 from ..training import atomic_write_text
 from ._folders import load_run
 
@@ -239,11 +243,34 @@ def analyse_run(
     if model.time == "continuous" and model.time_constant is not None:
         lyap["largest_per_tau"] = _num(le.largest * model.time_constant)
     report["lyapunov"] = lyap
+    if isinstance(task, FormalLanguage):
+        report["automaton"] = _automaton_section(model, task, out, save)
     report["wall_time_s"] = round(time.perf_counter() - t_start, 2)
 
     atomic_write_text(out / "analysis.json", json.dumps(report, indent=2))
     _write_html(out, report, figures)
     return report
+
+
+def _automaton_section(model, task: FormalLanguage, out: Path, save) -> dict[str, Any]:
+    """The automaton the network implements (the observation table with the network as oracle; state
+    quantisation where the table does not close), drawn next to the network's states after each prefix."""
+    try:
+        dfa = extract_automaton(model, task)
+    except ConvergenceError:
+        dfa = extract_automaton(model, task, method="quantise")
+    dfa.save(out / "automaton.npz")
+    fig = Figure(figsize=(9, 4), layout="constrained")
+    ax1, ax2 = fig.subplots(1, 2)
+    pcs = PCA(n_components=2).fit(dfa.state_points[:, None, :]).transform(dfa.state_points[:, None, :])[:, 0]
+    ax1.scatter(pcs[:, 0], pcs[:, 1], c=dfa.state_labels.numpy(), cmap="tab10", s=8, vmin=0, vmax=9)
+    ax1.set(xlabel="PC1", ylabel="PC2", title="states after each prefix, by automaton state")
+    plot_automaton(dfa, ax2)
+    save(ax1, "automaton.png", "The automaton extracted from the network (right) and the network's states after "
+         "every prefix in the top two principal components, coloured by the automaton state it reaches (left).")
+    return {"n_states": dfa.n_states, "agreement": _num(dfa.agreement), "minimal_states": task.minimal_states,
+            "method": dfa.details["method"], "equivalent_to_language": dfa.details["equivalent_to_language"],
+            "network_accuracy_all_strings": _num(dfa.details["network_accuracy"]), "max_length": dfa.agreement_length}
 
 
 def _write_html(out: Path, report: dict[str, Any], figures: dict[str, str]) -> None:
@@ -280,7 +307,10 @@ def _write_html(out: Path, report: dict[str, Any], figures: dict[str, str]) -> N
         parts.append(table([("regression variables", report["regression_axes"]["variables"]),
                             ("overlaps before orthogonalisation", report["regression_axes"]["overlap_before_orthogonalisation"])]))
     lyap = report["lyapunov"]
-    parts += ["<h2>Largest Lyapunov exponent</h2>", table(list(lyap.items())), "<h2>Figures</h2>"]
+    parts += ["<h2>Largest Lyapunov exponent</h2>", table(list(lyap.items()))]
+    if "automaton" in report:
+        parts += ["<h2>Automaton</h2>", table(list(report["automaton"].items()))]
+    parts.append("<h2>Figures</h2>")
     for name, caption in figures.items():
         data = base64.b64encode((out / name).read_bytes()).decode()
         parts.append(f"<figure><img alt='{html.escape(name)}' src='data:image/png;base64,{data}'>"

@@ -10,6 +10,7 @@ from ._base import AbstractTask, Timeline, TrialBatch
 from ._checker import check_task
 from ._neurogym import from_neurogym
 from ._registry import available, make, register, task_class
+from .formal_language import FormalLanguage, all_strings
 
 __all__ = [
     "AbstractTask",
@@ -21,4 +22,6 @@ __all__ = [
     "make",
     "register",
     "task_class",
+    "FormalLanguage",
+    "all_strings",
 ]

@@ -58,7 +58,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from .._validation import check_choice, check_float, check_int
+from .._validation import check_choice, check_float, check_int, check_seed
 from ..dynamics import Trajectory
 from ._results_io import load_result, save_result
 from ..errors import ConfigError, ShapeError
@@ -283,7 +283,7 @@ def _p_value(score: float, null: np.ndarray, higher: bool) -> float:
 
 def _common(owner: str, n_permutations: int, seed: int) -> tuple[int, np.random.Generator]:
     n = check_int(owner, "n_permutations", n_permutations, low=0)
-    s = check_int(owner, "seed", seed, low=0)
+    s = check_seed(owner, "seed", seed)
     return n, np.random.default_rng(s)
 
 
@@ -659,7 +659,7 @@ def noise_ceiling(
     A = _activity(owner, "X", X)
     check_choice(owner, "metric", metric, METRICS)
     n_splits = check_int(owner, "n_splits", n_splits, low=1)
-    rng = np.random.default_rng(check_int(owner, "seed", seed, low=0))
+    rng = np.random.default_rng(check_seed(owner, "seed", seed))
     groups = _condition_groups(owner, A, conditions)
     counts = np.bincount(groups)
     if counts.min() < 2:

@@ -348,6 +348,9 @@ def fit_rnn(
     training = training or default_fit_training()
     if not isinstance(training, TrainingConfig):
         raise ConfigError(f"The 'training' parameter of {own} must be a TrainingConfig. Got {type(training).__name__}.")
+    _check_variance(own, "data", data)
+    if test_data is not None:
+        _check_variance(own, "test_data", test_data)
     norm = Normalisation.zscore(data) if zscore else Normalisation.identity(data.n_neurons)
     model = _build_model(data, rank=rank, hidden_size=hidden_size, mapping=mapping, readout=readout, tau=tau,
                          nonlinearity=nonlinearity, noise_std=noise_std, learn_initial_state=learn_initial_state,
@@ -422,6 +425,15 @@ def choose_rank(ranks: Sequence[int], r2_test: Sequence[float], tolerance: float
     return min(k for k, r, e in zip(ranks, r2_test, se) if r >= best - tolerance - e)
 
 
+def _check_variance(owner: str, name: str, data: NeuralData) -> None:
+    """Refuse activity without variance: there is nothing to fit, and R^2 (a ratio to it) is undefined."""
+    x = data.activity.double()[data.valid_mask()]
+    if x.shape[0] < 2 or bool((x.std(dim=0) == 0).all()):
+        raise ConfigError(f"The {name!r} parameter of {owner} must hold activity that varies. Got activity with zero "
+                          f"variance (every one of the {data.n_neurons} neurons is constant over the valid bins) "
+                          "instead: there is nothing to fit.")
+
+
 def select_rank(
     data: NeuralData,
     ranks: Sequence[int] = (1, 2, 3, 4, 5),
@@ -458,7 +470,10 @@ def select_rank(
     own = "select_rank"
     if isinstance(ranks, int) or not isinstance(ranks, Sequence) or len(ranks) == 0:
         raise ConfigError(f"The 'ranks' parameter of {own} must be a non-empty sequence of ranks. Got {ranks!r} instead.")
-    ranks = sorted({check_int(own, "ranks", k, low=1) for k in ranks})
+    hidden_size = fit_kwargs.get("hidden_size")
+    units = data.n_neurons if hidden_size is None else check_int(own, "hidden_size", hidden_size, low=1)
+    ranks = sorted({check_int(own, "ranks", k, low=1, high=units) for k in ranks})  # all, before any training
+    _check_variance(own, "data", data)
     tolerance = check_float(own, "tolerance", tolerance, low=0)
     if "rank" in fit_kwargs or "test_data" in fit_kwargs:
         raise ConfigError(f"{own} sets 'rank' and 'test_data' itself; give 'ranks' and 'test_fraction' instead.")

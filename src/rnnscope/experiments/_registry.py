@@ -9,14 +9,15 @@ result. ``quick=True`` is the short version the test suite runs; ``quick=False``
 
 from __future__ import annotations
 
-import json
 import math
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from .._validation import check_seed
 from ..errors import ConfigError
+from ..training import atomic_write_text, strict_json
 
 __all__ = ["Check", "Reproduction", "register", "available", "run", "summary_of"]
 
@@ -79,7 +80,7 @@ class Reproduction:
         }
 
     def save(self, path: str | Path) -> None:
-        Path(path).write_text(json.dumps(self.to_dict(), indent=2, default=float))
+        atomic_write_text(Path(path), strict_json(self.to_dict(), indent=2, default=float))
 
 
 @dataclass(frozen=True)
@@ -139,12 +140,19 @@ def run(name: str, out: str | Path, *, quick: bool = False, seed: int = 0, progr
     """
     _load_all()
     entry = _get(name)
+    seed = check_seed("run", "seed", seed)
     out = Path(out)
+    made = not out.exists()
     out.mkdir(parents=True, exist_ok=True)
     if progress is None:
         import sys
 
         progress = sys.stderr.isatty()
-    result = entry.fn(out, quick=bool(quick), seed=int(seed), progress=bool(progress))
+    try:
+        result = entry.fn(out, quick=bool(quick), seed=seed, progress=bool(progress))
+    except BaseException:  # a refused setting or an interruption leaves no empty folder behind
+        if made and not any(out.iterdir()):
+            out.rmdir()
+        raise
     result.save(out / "result.json")
     return result

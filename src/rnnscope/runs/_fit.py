@@ -22,7 +22,8 @@ from .._version import __version__
 from ..data import DataFit, NeuralData, Normalisation, default_fit_training, select_rank
 from ..errors import CheckpointError, ConfigError
 from ..models import RateRNN
-from ..training import atomic_write_text, load_checkpoint
+from ..training import atomic_write_text, load_checkpoint, strict_json
+from ._guards import check_output_folder, folder_lock
 
 __all__ = ["fit_run", "load_fit", "read_data"]
 
@@ -68,16 +69,17 @@ def fit_run(
     :func:`~rnnscope.data.fit_rnn` and :func:`~rnnscope.data.select_rank`.
     """
     own = "fit_run"
-    out = Path(out)
-    if (out / CONFIG_NAME).exists():
-        raise ConfigError(f"{out} already holds a fit; choose another --out.")
+    out = check_output_folder(out, "--out")
+    _refuse_existing_fit(out)
     source = str(data) if not isinstance(data, NeuralData) else "<NeuralData>"
     if not isinstance(data, NeuralData):
         data = read_data(data, bin_ms=bin_ms)
+    if hidden_size is not None:
+        hidden_size = check_int(own, "hidden_size", hidden_size, low=1)
     if rank == "auto":
         rank_list = list(ranks)
     else:
-        rank_list = [check_int(own, "rank", rank, low=1)]
+        rank_list = [check_int(own, "rank", rank, low=1, high=hidden_size or data.n_neurons)]
     steps = check_int(own, "steps", steps, low=1)
     learning_rate = check_float(own, "learning_rate", learning_rate, low=0, low_inclusive=False)
     config = {"data": source, "rank": rank, "ranks": rank_list, "hidden_size": hidden_size or data.n_neurons,
@@ -85,19 +87,26 @@ def fit_run(
               "test_fraction": test_fraction, "stratify": stratify, "tolerance": tolerance, "tau": tau,
               "bin_ms": bin_ms, "seed": seed}
     training = default_fit_training(steps=steps, batch_size=batch_size, learning_rate=learning_rate, seed=seed)
-    sel = select_rank(data, rank_list, test_fraction=test_fraction, stratify=stratify, tolerance=tolerance,
-                      split_seed=seed, run_dir=out, hidden_size=hidden_size, mapping=mapping, tau=tau,
-                      training=training, seed=seed, progress=progress)
-    atomic_write_text(out / CONFIG_NAME, yaml.safe_dump(config, sort_keys=False))
-    chosen = out / f"rank_{sel.chosen_rank}"
-    for name in ("checkpoint.safetensors", "metrics.jsonl"):
-        shutil.copyfile(chosen / name, out / name)
-    summary = {**sel.to_dict(), "n_trials": data.n_trials, "n_neurons": data.n_neurons, "n_inputs": data.n_inputs,
-               "dt": data.dt, "mapping": mapping, "wall_time_s": round(sum(f.training.wall_time for f in sel.fits.values()), 2),
-               "library_version": __version__}
-    _figures(sel, data, out, test_fraction, stratify, seed)
-    atomic_write_text(out / SUMMARY_NAME, json.dumps(summary, indent=2))
-    return summary
+    with folder_lock(out):
+        _refuse_existing_fit(out)  # a second `fit` may have finished it meanwhile
+        sel = select_rank(data, rank_list, test_fraction=test_fraction, stratify=stratify, tolerance=tolerance,
+                          split_seed=seed, run_dir=out, hidden_size=hidden_size, mapping=mapping, tau=tau,
+                          training=training, seed=seed, progress=progress)
+        atomic_write_text(out / CONFIG_NAME, yaml.safe_dump(config, sort_keys=False))
+        chosen = out / f"rank_{sel.chosen_rank}"
+        for name in ("checkpoint.safetensors", "metrics.jsonl"):
+            shutil.copyfile(chosen / name, out / name)
+        summary = {**sel.to_dict(), "n_trials": data.n_trials, "n_neurons": data.n_neurons, "n_inputs": data.n_inputs,
+                   "dt": data.dt, "mapping": mapping, "wall_time_s": round(sum(f.training.wall_time for f in sel.fits.values()), 2),
+                   "library_version": __version__}
+        _figures(sel, data, out, test_fraction, stratify, seed)
+        atomic_write_text(out / SUMMARY_NAME, strict_json(summary, indent=2))
+        return summary
+
+
+def _refuse_existing_fit(out: Path) -> None:
+    if (out / CONFIG_NAME).exists():
+        raise ConfigError(f"{out} already holds a fit; choose another --out.")
 
 
 def _figures(sel, data: NeuralData, out: Path, test_fraction: float, stratify: str | None, seed: int) -> None:
@@ -166,7 +175,12 @@ def load_fit(path: str | Path, rank: int | None = None) -> DataFit:
     path = Path(path)
     if not (path / SUMMARY_NAME).is_file():
         raise CheckpointError(f"{path} is not a fit folder: it has no {SUMMARY_NAME} (written by rnnscope fit).")
-    summary = json.loads((path / SUMMARY_NAME).read_text())
+    try:
+        summary = json.loads((path / SUMMARY_NAME).read_text(encoding="utf-8"))
+        if not isinstance(summary, dict):
+            raise ValueError(f"a JSON {type(summary).__name__}, not an object")
+    except ValueError as exc:  # not JSON, not UTF-8, not an object
+        raise CheckpointError(f"{path / SUMMARY_NAME} is damaged: {exc}") from None
     k = summary["chosen_rank"] if rank is None else int(rank)
     if k not in summary["ranks"]:
         raise ConfigError(f"The fit in {path} tried ranks {summary['ranks']}; rank {k} is not among them.")

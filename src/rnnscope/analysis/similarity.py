@@ -62,6 +62,7 @@ from .._validation import check_choice, check_float, check_int, check_seed
 from ..dynamics import Trajectory
 from ._results_io import load_result, save_result
 from ..errors import ConfigError, ShapeError
+from ..training import jsonable as _jsonable
 
 __all__ = [
     "ActivitySource",
@@ -182,22 +183,6 @@ class NoiseCeiling:
     @property
     def std(self) -> float:
         return float(np.std(self.scores, ddof=1)) if len(self.scores) > 1 else 0.0
-
-
-def _jsonable(value: Any) -> Any:
-    """Plain JSON data: arrays and tensors as lists, numpy scalars as Python numbers, NaN and
-    infinities as None (strict JSON has no NaN)."""
-    if isinstance(value, dict):
-        return {str(k): _jsonable(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_jsonable(v) for v in value]
-    if isinstance(value, (np.ndarray, torch.Tensor)):
-        return _jsonable(value.tolist())
-    if isinstance(value, (np.floating, np.integer)):
-        value = value.item()
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    return value
 
 
 # ---------------------------------------------------------------------------------------- inputs

@@ -147,7 +147,6 @@ def cmd_train(args: argparse.Namespace) -> int:
     else:
         config = _train_config(args)
         out = Path(args.out) if args.out else default_run_dir(config.task)
-        print(f"training {config.task} -> {out}", file=sys.stderr)
         summary = train_run(config, out, progress=progress)
     _print_summary(summary, out)
     return 0
@@ -200,8 +199,6 @@ def cmd_reproduce(args: argparse.Namespace) -> int:
             print(f"{name:<{width}}  {summary} ({reference})")
         return 0
     out = check_output_folder(Path(args.out) if args.out else Path("reproductions") / args.name, "--out")
-    kind = "short" if args.quick else "full"
-    print(f"reproducing {args.name} ({kind} version) -> {out}", file=sys.stderr)
     result = experiments.run(args.name, out, quick=args.quick, seed=args.seed,
                              progress=False if args.no_progress else None)
     for check in result.checks:
@@ -242,7 +239,6 @@ def cmd_fit(args: argparse.Namespace) -> int:
     except ValueError:
         raise ConfigError(f"--ranks takes comma-separated integers, e.g. 1,2,3. Got {args.ranks!r}.") from None
     out = Path(args.out) if args.out else Path("runs") / f"fit-{Path(args.data).stem}"
-    print(f"fitting {args.data} -> {out}", file=sys.stderr)
     summary = fit_run(args.data, out, rank=rank, ranks=ranks, hidden_size=args.hidden_size, mapping=args.mapping,
                       steps=args.steps, batch_size=args.batch_size, learning_rate=args.lr,
                       test_fraction=args.test_fraction, stratify=args.stratify, tolerance=args.tolerance,
@@ -371,10 +367,11 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 @contextlib.contextmanager
 def _notes_to_stderr(prefix: str) -> Iterator[None]:
-    """Print what the library logs at level INFO (e.g. a history started afresh) as one line each."""
+    """Print what the library logs at level INFO (the work starting once its input is checked, a
+    history started afresh, ...) as one line each on stderr."""
     logger = logging.getLogger("rnnscope")
     handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(logging.Formatter(f"{prefix}: note: %(message)s"))
+    handler.setFormatter(logging.Formatter(f"{prefix}: %(message)s"))
     level = logger.level
     logger.addHandler(handler)
     logger.setLevel(logging.INFO)

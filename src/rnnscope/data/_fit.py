@@ -19,6 +19,7 @@ best one.
 from __future__ import annotations
 
 import dataclasses
+import logging
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -37,6 +38,8 @@ from ._neural_data import NeuralData
 
 __all__ = ["DataTask", "DataFit", "RankSelection", "fit_rnn", "select_rank", "choose_rank", "default_fit_training", "variance_explained",
            "svd_variance_explained", "Normalisation"]
+
+_LOG = logging.getLogger(__name__)
 
 
 # ---------------------------------------------------------------------------------------------- scores
@@ -479,8 +482,9 @@ def select_rank(
         raise ConfigError(f"{own} sets 'rank' and 'test_data' itself; give 'ranks' and 'test_fraction' instead.")
     train, test = data.split(test_fraction, seed=split_seed, stratify=stratify)
     fits: dict[int, DataFit] = {}
-    for k in ranks:
+    for i, k in enumerate(ranks):
         sub = None if run_dir is None else Path(run_dir) / f"rank_{k}"
+        _LOG.info("fitting rank %d (%d of %d)%s", k, i + 1, len(ranks), "" if sub is None else f" -> {sub}")
         fits[k] = fit_rnn(train, rank=k, test_data=test, run_dir=sub, **fit_kwargs)
     r2_test = [float(fits[k].r2_test) for k in ranks]
     norm = fits[ranks[0]].normalisation  # the same for every rank: it depends on the training trials only

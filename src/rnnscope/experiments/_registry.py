@@ -9,6 +9,7 @@ result. ``quick=True`` is the short version the test suite runs; ``quick=False``
 
 from __future__ import annotations
 
+import logging
 import math
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
@@ -20,6 +21,8 @@ from ..errors import ConfigError
 from ..training import atomic_write_text, strict_json
 
 __all__ = ["Check", "Reproduction", "register", "available", "run", "summary_of"]
+
+_LOG = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -148,6 +151,7 @@ def run(name: str, out: str | Path, *, quick: bool = False, seed: int = 0, progr
         import sys
 
         progress = sys.stderr.isatty()
+    _LOG.info("reproducing %s (%s version) -> %s", name, "short" if quick else "full", out)
     try:
         result = entry.fn(out, quick=bool(quick), seed=seed, progress=bool(progress))
     except BaseException:  # a refused setting or an interruption leaves no empty folder behind

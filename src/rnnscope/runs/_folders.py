@@ -9,6 +9,7 @@ checkpoint was trained with.
 from __future__ import annotations
 
 import json
+import logging
 import math
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -45,6 +46,8 @@ EVALUATION_NAME = "evaluation.json"
 #: Settings that may differ between config.yaml and the checkpoint: more steps (``--resume
 #: --steps``) and the device (a run moves between machines).
 _MAY_DIFFER = frozenset({"training.steps", "device"})
+
+_LOG = logging.getLogger(__name__)
 
 
 @dataclass
@@ -84,6 +87,7 @@ def train_run(config: RunConfig, out: str | Path, *, progress: bool | None = Non
     with folder_lock(out):
         _refuse_existing_run(out)  # a second `train` may have started it meanwhile
         atomic_write_text(out / CONFIG_NAME, config.to_yaml())
+        _LOG.info("training %s -> %s", config.task, out)
         return _fit_and_report(trainer, config, out)
 
 
@@ -115,6 +119,7 @@ def resume_run(out: str | Path, *, steps: int | None = None, progress: bool | No
             trainer.resume()
         if steps is not None:
             atomic_write_text(out / CONFIG_NAME, config.to_yaml())
+        _LOG.info("continuing %s from step %d to %d", out, trainer.step, config.training.steps)
         return _fit_and_report(trainer, config, out)
 
 

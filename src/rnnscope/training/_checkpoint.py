@@ -13,18 +13,18 @@ import contextlib
 import hashlib
 import json
 import math
-import numbers
 import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 
 from .._version import __version__
 from ..errors import CheckpointError
 
-__all__ = ["Checkpoint", "save_checkpoint", "load_checkpoint", "atomic_write_text", "strict_json"]
+__all__ = ["Checkpoint", "save_checkpoint", "load_checkpoint", "atomic_write_text", "strict_json", "jsonable"]
 
 _FORMAT = "rnnscope-checkpoint-2"
 _FORMAT_TENSORS_ONLY = "rnnscope-checkpoint-1"  # its checksum covers the tensors, not the metadata
@@ -54,20 +54,26 @@ def _digest(tensors: dict[str, torch.Tensor], metadata: str | None) -> str:
     return h.hexdigest()
 
 
-def _finite_or_none(value: Any) -> Any:
-    if isinstance(value, numbers.Real) and not isinstance(value, numbers.Integral):  # numpy floats too
-        return float(value) if math.isfinite(value) else None
+def jsonable(value: Any) -> Any:
+    """Plain JSON data: arrays and tensors as lists, numpy scalars as Python numbers, tuples as lists,
+    NaN and infinities as None (strict JSON has no NaN)."""
     if isinstance(value, dict):
-        return {k: _finite_or_none(v) for k, v in value.items()}
+        return {str(k): jsonable(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
-        return [_finite_or_none(v) for v in value]
+        return [jsonable(v) for v in value]
+    if isinstance(value, (np.ndarray, torch.Tensor)):
+        return jsonable(value.tolist())
+    if isinstance(value, (np.floating, np.integer)):
+        value = value.item()
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
     return value
 
 
 def strict_json(value: Any, **kwargs: Any) -> str:
     """``json.dumps`` that writes strict JSON: NaN and infinities become ``null`` (Python's default
     writes a bare ``NaN``, which other JSON readers refuse)."""
-    return json.dumps(_finite_or_none(value), allow_nan=False, **kwargs)
+    return json.dumps(jsonable(value), allow_nan=False, **kwargs)
 
 
 def _fsync_dir(path: Path) -> None:

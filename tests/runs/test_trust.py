@@ -15,6 +15,7 @@ import time
 
 import numpy as np
 import pytest
+import torch
 
 from rnnscope.cli import main
 from rnnscope.data import NeuralData
@@ -82,6 +83,18 @@ def test_more_steps_on_resume_is_not_a_mismatch(tiny_run):
     assert "steps: 5" in (tiny_run / "config.yaml").read_text()
     steps = [json.loads(line)["step"] for line in (tiny_run / "metrics.jsonl").read_text().splitlines()]
     assert steps == sorted(steps) and steps[-1] == 5
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="this machine has a GPU")
+def test_a_run_trained_on_a_gpu_is_read_on_a_machine_without_one(tiny_run):
+    path = tiny_run / "config.yaml"
+    path.write_text(path.read_text().replace("device: cpu", "device: cuda"))  # as written on a GPU machine
+    assert _cli("evaluate", tiny_run, "--trials", "8")[0] == 0
+    assert _cli("evaluate", tiny_run, "--trials", "8", "--device", "cpu")[0] == 0
+    before = _snapshot(tiny_run)
+    _refused(*_cli("train", "--resume", tiny_run, "--steps", "5", "--no-progress")[::2],
+             r"'device' parameter of Trainer .* cuda is not available on this machine; use 'cpu'")
+    assert _snapshot(tiny_run) == before
 
 
 def _edit_step(rewrite):

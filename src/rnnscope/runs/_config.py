@@ -16,7 +16,7 @@ from typing import Any
 
 import yaml
 
-from .._validation import check_device, check_int, check_seed
+from .._validation import check_int, check_seed
 from ..errors import ConfigError
 from ..models import AbstractRNN, RateRNN
 from ..tasks import AbstractTask, make, task_class
@@ -238,7 +238,6 @@ def build_run_config(data: Mapping[str, Any], *, source: str = "the configuratio
     device = data.get("device", "cpu")
     if not isinstance(device, str):
         raise ConfigError(f"The 'device' parameter of RunConfig must be a string such as 'cpu' or 'cuda'. Got {device!r} instead.")
-    check_device("RunConfig", "device", device)
     model = ModelConfig.from_dict(model_d)
     try:
         training = TrainingConfig(**train_d)

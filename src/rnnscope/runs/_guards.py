@@ -62,26 +62,26 @@ def folder_lock(path: Path) -> Iterator[None]:
     fails and the folder it made holds nothing but the lock, it is removed again."""
     made = not path.exists()
     path.mkdir(parents=True, exist_ok=True)
-    try:
-        with open(path / LOCK_NAME, "a+", encoding="utf-8") as f:
-            if fcntl is not None:
-                try:
-                    fcntl.flock(f.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
-                except BlockingIOError:
-                    f.seek(0)
-                    holder = f.read().strip()
-                    raise CheckpointError(
-                        f"{path} is in use by another rnnscope process{f' (pid {holder})' if holder else ''}: two "
-                        "writers would mix their results. Wait until it ends, or write elsewhere."
-                    ) from None
-            f.truncate(0)
-            f.write(str(os.getpid()))
-            f.flush()
-            yield  # closing the file releases the lock
-    except BaseException:
-        if made and [p.name for p in path.iterdir()] == [LOCK_NAME]:
-            shutil.rmtree(path, ignore_errors=True)
-        raise
+    with open(path / LOCK_NAME, "a+", encoding="utf-8") as f:
+        if fcntl is not None:
+            try:
+                fcntl.flock(f.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:  # the holder may have made the folder: leave it as it is
+                f.seek(0)
+                holder = f.read().strip()
+                raise CheckpointError(
+                    f"{path} is in use by another rnnscope process{f' (pid {holder})' if holder else ''}: two "
+                    "writers would mix their results. Wait until it ends, or write elsewhere."
+                ) from None
+        f.truncate(0)
+        f.write(str(os.getpid()))
+        f.flush()
+        try:
+            yield  # closing the file (below) releases the lock
+        except BaseException:
+            if made and [p.name for p in path.iterdir()] == [LOCK_NAME]:
+                shutil.rmtree(path, ignore_errors=True)  # still ours: the lock is held
+            raise
 
 
 @contextlib.contextmanager

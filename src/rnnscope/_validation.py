@@ -108,7 +108,7 @@ def check_device(owner: str, name: str, value: Any) -> torch.device:
         torch.empty(0, device=device)
     except (RuntimeError, AssertionError):  # torch asserts when it was built without that backend
         raise ConfigError(f"The {name!r} parameter of {owner} must be {constraint}. Got {str(value)!r} instead: "
-                          f"{device.type} is not available on this machine; use 'cpu'.") from None
+                          f"{device} is not available on this machine; use 'cpu'.") from None
     return device
 
 

@@ -57,6 +57,12 @@ def _edit_tau(run, other):
     return r"model\.tau is 50\.0 in config\.yaml but 100\.0 in the checkpoint"
 
 
+def _edit_hidden_size(run, other):
+    path = run / "config.yaml"
+    path.write_text(path.read_text().replace("hidden_size: 8", "hidden_size: 9"))
+    return r"model\.hidden_size is 9 in config\.yaml but 8 in the checkpoint"
+
+
 def _copy_other_checkpoint(run, other):
     (run / "checkpoint.safetensors").write_bytes((other / "checkpoint.safetensors").read_bytes())
     return r"seed is 0 in config\.yaml but 1 in the checkpoint"
@@ -67,7 +73,8 @@ COMMANDS = {"evaluate": ["evaluate", "{run}"], "analyse": ["analyse", "{run}", "
 
 
 @pytest.mark.parametrize("command", list(COMMANDS))
-@pytest.mark.parametrize("mismatch", [_edit_tau, _copy_other_checkpoint], ids=["tau edited", "other run's checkpoint"])
+@pytest.mark.parametrize("mismatch", [_edit_tau, _edit_hidden_size, _copy_other_checkpoint],
+                         ids=["tau edited", "hidden_size edited", "other run's checkpoint"])
 def test_a_config_that_does_not_describe_the_checkpoint_is_refused(command, mismatch, tiny_run, other_run):
     pattern = mismatch(tiny_run, other_run)
     before = _snapshot(tiny_run)

@@ -14,6 +14,7 @@ __all__ = [
     "ShapeError",
     "CheckpointError",
     "TrainingDivergedError",
+    "TrainingInterruptedError",
     "NotFittedError",
     "TaskContractError",
     "ModelContractError",
@@ -39,6 +40,16 @@ class CheckpointError(RnnscopeError):
 
 class TrainingDivergedError(RnnscopeError):
     """The training loss became NaN or infinite; the last good checkpoint is kept."""
+
+
+class TrainingInterruptedError(RnnscopeError):
+    """Training was asked to stop (Ctrl-C, SIGTERM) and stopped between two steps, after saving a
+    checkpoint of the step it reached; ``signal_name`` says which request (``"SIGINT"``, ...)."""
+
+    def __init__(self, message: str, *, step: int, signal_name: str) -> None:
+        super().__init__(message)
+        self.step = step
+        self.signal_name = signal_name
 
 
 class NotFittedError(RnnscopeError, ValueError, AttributeError):

@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
-from .._validation import check_float, check_int
+from .._validation import check_float, check_int, check_seed
 from ..dynamics import simulate
 from ..errors import ConfigError, ShapeError
 from ..models.wong_wang import WongWang
@@ -319,7 +319,7 @@ def psychometric(
         raise ConfigError(f"The 'model' parameter of {own} must be a WongWang. Got {type(model).__name__} instead.")
     c = _check_coherences(own, coherences)
     n_trials = check_int(own, "n_trials", n_trials, low=1)
-    seed = check_int(own, "seed", seed, low=0)
+    seed = check_seed(own, "seed", seed)
     chunk_size = check_int(own, "chunk_size", chunk_size, low=1)
     threshold = check_float(own, "threshold", threshold)
     all_c = c.repeat_interleave(n_trials)
@@ -470,7 +470,7 @@ def fit_wong_wang(
         raise ConfigError(f"The 'model' parameter of {own} must use the data's time step ({data.dt:g} ms). "
                           f"Got dt={model.dt:g} instead.")
     n_sim = data.n_trials if n_trials is None else check_int(own, "n_trials", n_trials, low=1)
-    seed = check_int(own, "seed", seed, low=0)
+    seed = check_seed(own, "seed", seed)
     max_evaluations = check_int(own, "max_evaluations", max_evaluations, low=1)
     diff_step = check_float(own, "diff_step", diff_step, low=0, high=1, low_inclusive=False)
     tol = check_float(own, "tol", tol, low=0, high=1, low_inclusive=False)

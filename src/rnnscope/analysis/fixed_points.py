@@ -56,7 +56,7 @@ import sys
 
 import torch
 
-from .._validation import check_bool, check_float, check_int
+from .._validation import check_bool, check_finite, check_float, check_int, check_seed
 from ..dynamics import Trajectory, simulate
 from ..errors import ConfigError, ShapeError
 from ..models import AbstractRNN
@@ -100,7 +100,7 @@ def candidates_from_trajectories(
                          f"(samples, hidden_size) and not be empty. Got {shape} instead.")
     n = check_int(own, "n", n, low=1)
     noise_std = check_float(own, "noise_std", noise_std, low=0)
-    seed = check_int(own, "seed", seed, low=0)
+    seed = check_seed(own, "seed", seed)
     flat = states.detach().reshape(-1, states.shape[-1])
     gen = torch.Generator().manual_seed(seed)
     total = flat.shape[0]
@@ -177,6 +177,7 @@ def find_fixed_points(
     if not isinstance(model, AbstractRNN):
         raise ConfigError(f"The 'model' parameter of {_OWNER} must be an AbstractRNN. "
                           f"Got {type(model).__name__} instead.")
+    check_finite(_OWNER, "model", model.state_dict(), "weights")  # else no point converges, silently
     n_candidates = check_int(_OWNER, "n_candidates", n_candidates, low=1)
     noise_std = check_float(_OWNER, "noise_std", noise_std, low=0)
     tol_q = check_float(_OWNER, "tol_q", tol_q, low=0, low_inclusive=False)
@@ -189,7 +190,7 @@ def find_fixed_points(
     eigenvalue_tol = check_float(_OWNER, "eigenvalue_tol", eigenvalue_tol, low=0)
     if low_rank is not None:
         check_bool(_OWNER, "low_rank", low_rank)
-    seed = check_int(_OWNER, "seed", seed, low=0)
+    seed = check_seed(_OWNER, "seed", seed)
     if progress is not None:
         check_bool(_OWNER, "progress", progress)
     show = sys.stderr.isatty() if progress is None else progress
@@ -247,6 +248,8 @@ def _check_inputs(model: AbstractRNN, inputs, device) -> torch.Tensor:
     if tuple(inputs.shape) != (model.input_size,):
         raise ShapeError(f"The 'inputs' parameter of {_OWNER} must have shape ({model.input_size},). "
                          f"Got {tuple(inputs.shape)} instead.")
+    if inputs.is_complex() or not bool(torch.isfinite(inputs).all()):
+        raise ConfigError(f"The 'inputs' parameter of {_OWNER} must be real and finite. Got {inputs.tolist()} instead.")
     return inputs.to(device=device, dtype=torch.float64)
 
 

@@ -29,7 +29,7 @@ import numpy as np
 import torch
 
 from .._threads import few_threads
-from .._validation import check_bool, check_choice, check_float, check_int
+from .._validation import check_bool, check_choice, check_float, check_int, check_seed
 from ..dynamics import euler_step
 from ..errors import CheckpointError, ConfigError, RnnscopeError, ShapeError
 from ..models import AbstractRNN
@@ -204,7 +204,7 @@ def _prepare(owner: str, model: AbstractRNN, inputs, initial_state, seed: int, d
     if not isinstance(model, AbstractRNN):
         raise ConfigError(f"The 'model' parameter of {owner} must be an rnnscope AbstractRNN (e.g. a RateRNN). "
                           f"Got {type(model).__name__} instead.")
-    seed = check_int(owner, "seed", seed, low=0)
+    seed = check_seed(owner, "seed", seed)
     check_choice(owner, "dtype", dtype, (torch.float64, torch.float32))
     with torch.no_grad():
         same = all(p.dtype == dtype for p in model.parameters() if p.is_floating_point())

@@ -37,7 +37,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from .._validation import check_bool, check_choice, check_float, check_int
+from .._validation import check_bool, check_choice, check_float, check_int, check_seed
 from ..dynamics import Trajectory, simulate
 from ..errors import ConfigError, ShapeError
 from ..models._base import AbstractRNN
@@ -465,7 +465,7 @@ def perturbation_effect(
     if not callable(intervention):
         raise ConfigError(f"The 'intervention' parameter of {own} must be an intervention (a callable t, x -> x). "
                           f"Got {type(intervention).__name__} instead.")
-    seed = check_int(own, "seed", seed, low=0)
+    seed = check_seed(own, "seed", seed)
     check_bool(own, "noise", noise)
     if batch is None:
         n_trials = check_int(own, "n_trials", n_trials, low=1)

@@ -64,10 +64,11 @@ from typing import Any
 import numpy as np
 import torch
 
-from .._validation import check_choice, check_float, check_int
+from .._validation import check_choice, check_float, check_int, check_seed
 from ..dynamics import Trajectory
 from ._results_io import load_result, save_result
 from ..errors import ConfigError, ShapeError
+from ..training import jsonable as _jsonable
 
 __all__ = [
     "ActivitySource",
@@ -193,22 +194,6 @@ class NoiseCeiling:
         return float(np.std(self.scores, ddof=1)) if len(self.scores) > 1 else 0.0
 
 
-def _jsonable(value: Any) -> Any:
-    """Plain JSON data: arrays and tensors as lists, numpy scalars as Python numbers, NaN and
-    infinities as None (strict JSON has no NaN)."""
-    if isinstance(value, dict):
-        return {str(k): _jsonable(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_jsonable(v) for v in value]
-    if isinstance(value, (np.ndarray, torch.Tensor)):
-        return _jsonable(value.tolist())
-    if isinstance(value, (np.floating, np.integer)):
-        value = value.item()
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    return value
-
-
 # ---------------------------------------------------------------------------------------- inputs
 class ActivitySource(abc.ABC):
     """Anything that holds activity on trials and can give it for comparison (e.g.
@@ -292,7 +277,7 @@ def _p_value(score: float, null: np.ndarray, higher: bool) -> float:
 
 def _common(owner: str, n_permutations: int, seed: int) -> tuple[int, np.random.Generator]:
     n = check_int(owner, "n_permutations", n_permutations, low=0)
-    s = check_int(owner, "seed", seed, low=0)
+    s = check_seed(owner, "seed", seed)
     return n, np.random.default_rng(s)
 
 
@@ -668,7 +653,7 @@ def noise_ceiling(
     A = _activity(owner, "X", X)
     check_choice(owner, "metric", metric, METRICS)
     n_splits = check_int(owner, "n_splits", n_splits, low=1)
-    rng = np.random.default_rng(check_int(owner, "seed", seed, low=0))
+    rng = np.random.default_rng(check_seed(owner, "seed", seed))
     groups = _condition_groups(owner, A, conditions)
     counts = np.bincount(groups)
     if counts.min() < 2:

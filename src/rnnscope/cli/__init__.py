@@ -1,15 +1,21 @@
 """The ``rnnscope`` command: a thin shell over library calls.
 
-Each subcommand parses its options, builds a configuration and calls one library function; every
-error the library raises on purpose is printed as one clear line (exit code 2), never a traceback.
+Each subcommand parses its options, builds a configuration and calls one library function. Every
+error is printed as one clear line, never a traceback, and the exit code says what happened: 0 done,
+1 a failure during the work (training diverged, a reproduction missed its reference, a disk full),
+2 bad input (an option, a file or a folder refused before the work), 130 stopped by Ctrl-C and 143
+by SIGTERM (after saving a checkpoint to resume from).
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
+import logging
+import signal
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -17,12 +23,13 @@ import yaml
 
 from .. import experiments
 from .._version import __version__
-from ..errors import ConfigError, RnnscopeError
+from ..errors import ConfigError, RnnscopeError, TrainingDivergedError, TrainingInterruptedError
 from ..analysis import METRICS
 from ..runs import (
     MODEL_KINDS,
     analyse_run,
     build_run_config,
+    check_output_folder,
     compare_sources,
     default_run_dir,
     evaluate_run,
@@ -32,6 +39,7 @@ from ..runs import (
     merge_config,
     resume_run,
     train_run,
+    write_evaluation,
     yaml_load,
 )
 from ..tasks import available, task_class
@@ -89,7 +97,7 @@ def _train_config(args: argparse.Namespace) -> Any:
         raise ConfigError("Name a task (rnnscope train TASK) or give a --config file with 'task:'.")
     cli: dict[str, Any] = {}
     for flag, section, key, _typ, _help in _OPTIONS:
-        value = getattr(args, flag.lstrip("-").replace("-", "_"))
+        value = getattr(args, _dest(flag))
         if value is not None:
             cli.setdefault(section, {})[key] = value
     if args.seed is not None:
@@ -116,17 +124,30 @@ def cmd_tasks(args: argparse.Namespace) -> int:
     return 0
 
 
+def _ignored_by_resume(args: argparse.Namespace) -> list[str]:
+    """The options given with --resume that it would ignore (the run keeps its own config.yaml)."""
+    given = [flag for flag, *_ in _OPTIONS if flag != "--steps" and getattr(args, _dest(flag)) is not None]
+    others = (("TASK", args.task), ("--config", args.config), ("--out", args.out), ("--seed", args.seed),
+              ("--device", args.device), ("--set", args.set))
+    return [name for name, value in others if value is not None] + given
+
+
+def _dest(flag: str) -> str:
+    return flag.lstrip("-").replace("-", "_")
+
+
 def cmd_train(args: argparse.Namespace) -> int:
     progress = False if args.no_progress else None
     if args.resume:
-        if args.task is not None or args.config is not None:
-            raise ConfigError("--resume continues a run with its own config.yaml; give no TASK or --config with it.")
+        ignored = _ignored_by_resume(args)
+        if ignored:
+            raise ConfigError(f"--resume continues a run with its own config.yaml and takes only --steps and "
+                              f"--no-progress. Got {', '.join(ignored)}; to change them, train a new run.")
         out = Path(args.resume)
         summary = resume_run(out, steps=args.steps, progress=progress)
     else:
         config = _train_config(args)
         out = Path(args.out) if args.out else default_run_dir(config.task)
-        print(f"training {config.task} -> {out}", file=sys.stderr)
         summary = train_run(config, out, progress=progress)
     _print_summary(summary, out)
     return 0
@@ -134,7 +155,8 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
     report = evaluate_run(args.run_dir, n_trials=args.trials, seed=args.seed, device=args.device)
-    print(json.dumps(report, indent=2))
+    print(json.dumps(report, indent=2), flush=True)  # before writing: a full disk loses no score
+    write_evaluation(args.run_dir, report)
     return 0
 
 
@@ -177,9 +199,7 @@ def cmd_reproduce(args: argparse.Namespace) -> int:
             summary, reference = experiments.summary_of(name)
             print(f"{name:<{width}}  {summary} ({reference})")
         return 0
-    out = Path(args.out) if args.out else Path("reproductions") / args.name
-    kind = "short" if args.quick else "full"
-    print(f"reproducing {args.name} ({kind} version) -> {out}", file=sys.stderr)
+    out = check_output_folder(Path(args.out) if args.out else Path("reproductions") / args.name, "--out")
     result = experiments.run(args.name, out, quick=args.quick, seed=args.seed,
                              progress=False if args.no_progress else None)
     for check in result.checks:
@@ -195,9 +215,9 @@ def cmd_reproduce(args: argparse.Namespace) -> int:
 
 def cmd_compare(args: argparse.Namespace) -> int:
     metrics = list(METRICS) if args.metric == "all" else [args.metric]
+    out = check_output_folder(Path(args.out) if args.out else Path("."), "--out")
     report = compare_sources(args.a, args.b, metrics=metrics, n_trials=args.trials, seed=args.seed,
                              n_permutations=args.permutations)
-    out = Path(args.out) if args.out else Path(".")
     out.mkdir(parents=True, exist_ok=True)
     path = report.save(out / "compare.json")
     task = f" on {report.task} trials" if report.task else ""
@@ -230,7 +250,6 @@ def cmd_fit(args: argparse.Namespace) -> int:
     except ValueError:
         raise ConfigError(f"--ranks takes comma-separated integers, e.g. 1,2,3. Got {args.ranks!r}.") from None
     out = Path(args.out) if args.out else Path("runs") / f"fit-{Path(args.data).stem}"
-    print(f"fitting {args.data} -> {out}", file=sys.stderr)
     summary = fit_run(args.data, out, rank=rank, ranks=ranks, hidden_size=args.hidden_size, mapping=args.mapping,
                       target=args.target, conditions=_names(args.conditions), steps=args.steps,
                       batch_size=args.batch_size, learning_rate=args.lr, test_fraction=args.test_fraction,
@@ -360,14 +379,43 @@ def _version() -> str:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    prefix = f"rnnscope {args.command}"
+    with _notes_to_stderr(prefix):
+        try:
+            return int(args.func(args) or 0)
+        except TrainingInterruptedError as exc:
+            print(f"{prefix}: {exc}", file=sys.stderr)
+            number = getattr(signal, exc.signal_name, None)
+            return 128 + int(number) if isinstance(number, signal.Signals) else 1
+        except TrainingDivergedError as exc:  # a failure during the work, not bad input
+            print(f"{prefix}: error: {exc}", file=sys.stderr)
+            return 1
+        except RnnscopeError as exc:
+            print(f"{prefix}: error: {exc}", file=sys.stderr)
+            return 2
+        except (OSError, MemoryError) as exc:  # the machine failed the work: a full disk, a lost folder
+            print(f"{prefix}: error: {type(exc).__name__}: {exc}", file=sys.stderr)
+            return 1
+        except KeyboardInterrupt:
+            print(f"{prefix}: interrupted", file=sys.stderr)
+            return 130
+
+
+@contextlib.contextmanager
+def _notes_to_stderr(prefix: str) -> Iterator[None]:
+    """Print what the library logs at level INFO (the work starting once its input is checked, a
+    history started afresh, ...) as one line each on stderr."""
+    logger = logging.getLogger("rnnscope")
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter(f"{prefix}: %(message)s"))
+    level = logger.level
+    logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
     try:
-        return int(args.func(args) or 0)
-    except RnnscopeError as exc:
-        print(f"rnnscope {args.command}: error: {exc}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        print(f"rnnscope {args.command}: interrupted", file=sys.stderr)
-        return 130
+        yield
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(level)
 
 
 if __name__ == "__main__":  # pragma: no cover

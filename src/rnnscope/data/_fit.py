@@ -19,6 +19,7 @@ best one.
 from __future__ import annotations
 
 import dataclasses
+import logging
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -50,6 +51,8 @@ __all__ = ["DataTask", "DataFit", "RankSelection", "fit_rnn", "select_rank", "ch
 
 #: What a fit reproduces: the single trials, or the condition averages (Valente et al. 2022).
 TARGETS = ("single-trial", "condition-average")
+
+_LOG = logging.getLogger(__name__)
 
 
 # ---------------------------------------------------------------------------------------------- the task
@@ -328,6 +331,9 @@ def fit_rnn(
     if zscore_on is not None and (not isinstance(zscore_on, NeuralData) or zscore_on.n_neurons != data.n_neurons):
         raise ConfigError(f"The 'zscore_on' parameter of {own} must be a NeuralData with the {data.n_neurons} "
                           f"neurons of 'data', or None. Got {zscore_on!r} instead.")
+    _check_variance(own, "data", data)
+    if test_data is not None:
+        _check_variance(own, "test_data", test_data)
     norm = Normalisation.zscore(zscore_on or data) if zscore else Normalisation.identity(data.n_neurons)
     model = _build_model(data, rank=rank, hidden_size=hidden_size, mapping=mapping, readout=readout, tau=tau,
                          nonlinearity=nonlinearity, noise_std=noise_std, learn_initial_state=learn_initial_state,
@@ -460,6 +466,15 @@ def choose_rank(ranks: Sequence[int], r2_test: Sequence[float], tolerance: float
     return min(k for k, r, e in zip(ranks, r2_test, se) if r >= best - tolerance - e)
 
 
+def _check_variance(owner: str, name: str, data: NeuralData) -> None:
+    """Refuse activity without variance: there is nothing to fit, and R^2 (a ratio to it) is undefined."""
+    x = data.activity.double()[data.valid_mask()]
+    if x.shape[0] < 2 or bool((x.std(dim=0) == 0).all()):
+        raise ConfigError(f"The {name!r} parameter of {owner} must hold activity that varies. Got activity with zero "
+                          f"variance (every one of the {data.n_neurons} neurons is constant over the valid bins) "
+                          "instead: there is nothing to fit.")
+
+
 def _normalised(data: NeuralData, norm: Normalisation) -> NeuralData:
     return data._replace(activity=norm.apply(data.activity.double()))
 
@@ -516,12 +531,14 @@ def select_rank(
     own = "select_rank"
     if isinstance(ranks, int) or not isinstance(ranks, Sequence) or len(ranks) == 0:
         raise ConfigError(f"The 'ranks' parameter of {own} must be a non-empty sequence of ranks. Got {ranks!r} instead.")
-    ranks = sorted({check_int(own, "ranks", k, low=1) for k in ranks})
+    if not isinstance(data, NeuralData):
+        raise ConfigError(f"The 'data' parameter of {own} must be a NeuralData. Got {type(data).__name__} instead.")
+    hidden_size = fit_kwargs.get("hidden_size")
+    units = data.n_neurons if hidden_size is None else check_int(own, "hidden_size", hidden_size, low=1)
+    ranks = sorted({check_int(own, "ranks", k, low=1, high=units) for k in ranks})  # all, before any training
     target = check_choice(own, "target", target, TARGETS)
     tolerance = check_float(own, "tolerance", tolerance, low=0)
     n_splits = check_int(own, "n_splits", n_splits, low=1)
-    if not isinstance(data, NeuralData):
-        raise ConfigError(f"The 'data' parameter of {own} must be a NeuralData. Got {type(data).__name__} instead.")
     keys = None if conditions is None else ([conditions] if isinstance(conditions, str) else list(conditions))
     if keys is not None:
         data.condition_groups(keys, owner=own, argument="conditions")
@@ -531,13 +548,15 @@ def select_rank(
     if {"rank", "test_data", "zscore_on"} & set(fit_kwargs):
         raise ConfigError(f"{own} sets 'rank', 'test_data' and 'zscore_on' itself; give 'ranks' and 'test_fraction' "
                           f"instead.")
+    _check_variance(own, "data", data)
     split_seed = fit_kwargs.get("seed", 0) if split_seed is None else split_seed
     train, test = data.split(test_fraction, seed=split_seed, stratify=keys if stratify is None else stratify)
     averaged = target == "condition-average"
     train_target = train.average_by(keys) if averaged else train
     fits: dict[int, DataFit] = {}
-    for k in ranks:
+    for i, k in enumerate(ranks):
         sub = None if run_dir is None else Path(run_dir) / f"rank_{k}"
+        _LOG.info("fitting rank %d (%d of %d)%s", k, i + 1, len(ranks), "" if sub is None else f" -> {sub}")
         fits[k] = fit_rnn(train_target, rank=k, run_dir=sub, zscore_on=train, **fit_kwargs)
     norm = fits[ranks[0]].normalisation  # the same for every rank: it depends on the training trials only
     test_n = _normalised(test, norm)

@@ -8,6 +8,8 @@ non-uniform time bins) is refused where it enters, with a message that says wher
 from __future__ import annotations
 
 import json
+import zipfile
+import zlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -16,7 +18,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from .._validation import check_float, check_int
+from .._validation import check_float, check_seed
 from ..analysis.similarity import ActivitySource
 from ..analysis.state_space import condition_average, condition_groups, gaussian_smooth
 from ..errors import CheckpointError, ConfigError, ShapeError
@@ -36,6 +38,9 @@ def _to_tensor(name: str, value: Any, *, floating: bool = True) -> torch.Tensor:
         if arr.dtype.kind in "OUS":
             raise ConfigError(f"The {name!r} parameter of {_OWNER} must be numeric. Got an array of dtype {arr.dtype}.")
         t = torch.from_numpy(np.array(arr, copy=True))
+    if t.is_complex():  # converting would drop the imaginary part without a word
+        raise ConfigError(f"The {name!r} parameter of {_OWNER} must be real. Got complex values (dtype {t.dtype}); "
+                          "pass their magnitude or real part explicitly.")
     if floating and not t.is_floating_point():
         t = t.to(torch.float32)
     return t
@@ -363,7 +368,7 @@ class NeuralData(ActivitySource):
         own = f"{_OWNER}.split"
         test_fraction = check_float(own, "test_fraction", test_fraction, low=0, high=1,
                                     low_inclusive=False, high_inclusive=False)
-        seed = check_int(own, "seed", seed, low=0)
+        seed = check_seed(own, "seed", seed)
         if self.n_trials < 2:
             raise ConfigError(f"{own} needs at least 2 trials. Got {self.n_trials}.")
         gen = torch.Generator().manual_seed(seed)
@@ -532,18 +537,23 @@ class NeuralData(ActivitySource):
         required; ``inputs``, ``lengths``, ``condition.NAME`` and ``meta`` are optional)."""
         path = Path(path)
         if not path.is_file():
-            raise CheckpointError(f"{path} does not exist (expected a .npz data file).")
+            raise CheckpointError(f"{path} does not exist (expected a .npz data file)." if not path.exists()
+                                  else f"{path} is not a file (expected a .npz data file).")
+        if not zipfile.is_zipfile(path):  # else numpy tries to read it as a pickle and says so
+            raise CheckpointError(f"{path} is not a .npz data file: it is not a zip archive (empty, truncated, or "
+                                  "another format).")
         try:
             with np.load(path, allow_pickle=False) as f:
                 arrays = {k: f[k] for k in f.files}
-        except (OSError, ValueError) as exc:
-            raise CheckpointError(f"{path} is not a readable .npz data file: {exc}") from None
+        except (OSError, ValueError, EOFError, zipfile.BadZipFile, zlib.error) as exc:
+            raise CheckpointError(f"{path} is not a readable .npz data file (truncated or damaged?): "
+                                  f"{type(exc).__name__}: {exc}") from None
         for key in ("activity", "times"):
             if key not in arrays:
                 raise CheckpointError(f"{path} lacks the array {key!r}; a NeuralData file holds 'activity' "
                                       f"(trials, time, neurons) and 'times' (time,) at least. It has {sorted(arrays)}.")
-        meta = json.loads(str(arrays.pop("meta"))) if "meta" in arrays else {}
-        if meta.get("format", _FORMAT).split("/")[0] != _FORMAT.split("/")[0]:
+        meta = _read_meta(path, arrays.pop("meta")) if "meta" in arrays else {}
+        if str(meta.get("format", _FORMAT)).split("/")[0] != _FORMAT.split("/")[0]:
             raise CheckpointError(f"{path} has format {meta.get('format')!r}, not {_FORMAT!r}.")
         conds = {k.split(".", 1)[1]: arrays[k] for k in arrays if k.startswith("condition.")}
         order = meta.get("conditions") or list(conds)
@@ -563,3 +573,19 @@ class NeuralData(ActivitySource):
                 and self.neuron_names == other.neuron_names and self.input_names == other.input_names
                 and dict(self.condition_labels) == dict(other.condition_labels))
         return same and all(torch.equal(v, other.conditions[k]) for k, v in self.conditions.items())
+
+
+def _read_meta(path: Path, raw: np.ndarray) -> dict[str, Any]:
+    """The ``meta`` entry of a data file: a JSON object (names, labels, the format version)."""
+    try:
+        meta = json.loads(str(raw))
+    except ValueError as exc:
+        raise CheckpointError(f"The 'meta' entry of {path} is not JSON: {exc}.") from None
+    if not isinstance(meta, dict):
+        raise CheckpointError(f"The 'meta' entry of {path} must be a JSON object (names, labels, format). "
+                              f"Got a {type(meta).__name__}.")
+    for key, kind in (("conditions", list), ("condition_labels", dict), ("neuron_names", list), ("input_names", list)):
+        if meta.get(key) is not None and not isinstance(meta[key], kind):
+            raise CheckpointError(f"The entry {key!r} of the 'meta' of {path} must be a JSON "
+                                  f"{'object' if kind is dict else 'array'}. Got {meta[key]!r}.")
+    return meta

@@ -176,8 +176,8 @@ def read_nwb(
         raise CheckpointError(f"{path} does not exist (expected an NWB file).")
     if isinstance(inputs, str):
         inputs = [inputs]
-    with pynwb.NWBHDF5IO(str(path), "r") as io:
-        nwb = io.read()
+    with _open_nwb(pynwb, path) as io:
+        nwb = _read_nwb_file(io, path)
         if nwb.trials is None or len(nwb.trials) == 0:
             raise ConfigError(f"{path} has no trials table; {_OWNER} needs one (start_time, stop_time per trial).")
         trials = nwb.trials
@@ -257,6 +257,21 @@ def read_nwb(
     times = w0 + bin_ms * (np.arange(n_bins) + 0.5)
     return NeuralData(activity=activity, times=times, inputs=input_values, conditions=conds, lengths=lengths,
                       neuron_names=neuron_names, input_names=input_names or None)
+
+
+def _open_nwb(pynwb: Any, path: Path) -> Any:
+    try:
+        return pynwb.NWBHDF5IO(str(path), "r")
+    except OSError as exc:  # h5py: empty, truncated, or not HDF5 at all
+        raise CheckpointError(f"{path} is not a readable NWB file: it is not HDF5, or it is empty or truncated "
+                              f"({exc}).") from None
+
+
+def _read_nwb_file(io: Any, path: Path) -> Any:
+    try:
+        return io.read()
+    except (TypeError, ValueError, KeyError, OSError) as exc:  # HDF5, but not (whole) NWB
+        raise CheckpointError(f"{path} is an HDF5 file but not a readable NWB file: {exc}") from None
 
 
 def _pad(x: np.ndarray, n: int) -> np.ndarray:

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 
 import torch
 
-from ..errors import ShapeError
+from ..errors import ConfigError, ShapeError
 
 if TYPE_CHECKING:  # the loop asks the model only through the contract; models import this module
     from ..models._base import AbstractRNN
@@ -58,6 +58,10 @@ def _check_inputs(model: AbstractRNN, inputs: torch.Tensor) -> torch.Tensor:
     if inputs.ndim != 3 or inputs.shape[2] != model.input_size:
         raise ShapeError(f"'inputs' must have shape (batch, time, {model.input_size}) (input_size="
                          f"{model.input_size}). Got {tuple(inputs.shape)} instead.")
+    if inputs.is_complex():
+        raise ConfigError(f"'inputs' must be real. Got a tensor of dtype {inputs.dtype} instead.")
+    if not inputs.is_floating_point():  # integer or bool inputs (e.g. one-hot cues) in the model's precision
+        inputs = inputs.to(model.initial_state(1).dtype)
     return inputs
 
 

@@ -9,16 +9,20 @@ result. ``quick=True`` is the short version the test suite runs; ``quick=False``
 
 from __future__ import annotations
 
-import json
+import logging
 import math
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from .._validation import check_seed
 from ..errors import ConfigError
+from ..training import atomic_write_text, strict_json
 
 __all__ = ["Check", "Reproduction", "register", "available", "run", "summary_of"]
+
+_LOG = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -79,7 +83,7 @@ class Reproduction:
         }
 
     def save(self, path: str | Path) -> None:
-        Path(path).write_text(json.dumps(self.to_dict(), indent=2, default=float))
+        atomic_write_text(Path(path), strict_json(self.to_dict(), indent=2, default=float))
 
 
 @dataclass(frozen=True)
@@ -139,12 +143,20 @@ def run(name: str, out: str | Path, *, quick: bool = False, seed: int = 0, progr
     """
     _load_all()
     entry = _get(name)
+    seed = check_seed("run", "seed", seed)
     out = Path(out)
+    made = not out.exists()
     out.mkdir(parents=True, exist_ok=True)
     if progress is None:
         import sys
 
         progress = sys.stderr.isatty()
-    result = entry.fn(out, quick=bool(quick), seed=int(seed), progress=bool(progress))
+    _LOG.info("reproducing %s (%s version) -> %s", name, "short" if quick else "full", out)
+    try:
+        result = entry.fn(out, quick=bool(quick), seed=seed, progress=bool(progress))
+    except BaseException:  # a refused setting or an interruption leaves no empty folder behind
+        if made and not any(out.iterdir()):
+            out.rmdir()
+        raise
     result.save(out / "result.json")
     return result

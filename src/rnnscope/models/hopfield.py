@@ -27,7 +27,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from .._validation import check_bool, check_choice, check_float, check_int
+from .._validation import check_bool, check_choice, check_float, check_int, check_seed
 from ..errors import ConfigError, ShapeError
 from ._base import AbstractRNN
 
@@ -176,7 +176,7 @@ class Hopfield(AbstractRNN):
         own = "Hopfield.random"
         N = check_int(own, "n_units", n_units, low=2)
         P = check_int(own, "n_patterns", n_patterns, low=1)
-        seed = check_int(own, "seed", seed, low=0)
+        seed = check_seed(own, "seed", seed)
         return cls(random_patterns(P, N, seed=seed), **kwargs)
 
     # ------------------------------------------------------------------ the vector-field contract

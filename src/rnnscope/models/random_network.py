@@ -13,7 +13,7 @@ import math
 
 import torch
 
-from .._validation import check_bool, check_float, check_int
+from .._validation import check_bool, check_float, check_int, check_seed
 from .rate_rnn import RateRNN
 
 __all__ = ["random_network"]
@@ -69,7 +69,7 @@ def random_network(
     own = "random_network"
     N = check_int(own, "hidden_size", hidden_size, low=1)
     g = check_float(own, "g", g, low=0)
-    seed = check_int(own, "seed", seed, low=0)
+    seed = check_seed(own, "seed", seed)
     self_coupling = check_bool(own, "self_coupling", self_coupling)
     input_size = check_int(own, "input_size", input_size, low=0)
     tau = check_float(own, "tau", tau, low=0, low_inclusive=False)

@@ -14,7 +14,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from .._validation import check_bool, check_choice, check_float, check_int
+from .._validation import check_bool, check_choice, check_dtype, check_finite, check_float, check_int, check_memory, check_seed
 from ..errors import ConfigError, ShapeError
 from ._base import AbstractRNN, LowRankFactors
 from ._fused import FUSED_NONLINEARITIES, fused_simulation
@@ -145,9 +145,12 @@ class RateRNN(AbstractRNN):
                 f"needs 'rank'. Got bulk_g={self.bulk_g:g} with rank=None instead."
             )
         if seed is not None:
-            seed = check_int(own, "seed", seed, low=0)
+            seed = check_seed(own, "seed", seed)
         self.seed = seed
-        factory: dict[str, Any] = {"device": device, "dtype": dtype or torch.get_default_dtype()}
+        factory: dict[str, Any] = {"device": device, "dtype": check_dtype(own, "dtype", dtype) or torch.get_default_dtype()}
+        if rank is None or self.bulk_g > 0:  # N x N weights (and a mask or bulk as large): refuse before allocating
+            check_memory(own, "hidden_size", N, N * N * factory["dtype"].itemsize,
+                         f"the {N} x {N} recurrent weights of a full-rank network", device)
         gen = torch.Generator()
         if seed is None:
             gen.seed()
@@ -244,6 +247,8 @@ class RateRNN(AbstractRNN):
         else:
             kwargs.setdefault("bias", bias is not None)
         kwargs.setdefault("dtype", J.dtype if J.is_floating_point() else None)
+        _check_weights("from_weights", J=J, input_weights=I, output_weights=W, bias=bias, output_bias=output_bias,
+                       initial_state=initial_state)
         model = cls(I.shape[1], N, W.shape[0], **kwargs)
         with torch.no_grad():
             model.recurrent_weight.copy_(J)
@@ -285,6 +290,8 @@ class RateRNN(AbstractRNN):
         else:
             kwargs.setdefault("bias", bias is not None)
         kwargs.setdefault("dtype", m.dtype)
+        _check_weights("from_low_rank", m=m, n=n, input_weights=I, output_weights=W, bias=bias,
+                       output_bias=output_bias, initial_state=initial_state)
         model = cls(I.shape[1], N, W.shape[0], **kwargs)
         with torch.no_grad():
             model.m.copy_(m)
@@ -511,6 +518,14 @@ class RateRNN(AbstractRNN):
         rank = "full" if self.rank is None else self.rank
         return (f"{self.input_size}, {self.hidden_size}, {self.output_size}, time={self.time!r}, "
                 f"tau={self.tau:g}, dt={self.dt:g}, nonlinearity={self.phi.name!r}, rank={rank}")
+
+
+def _check_weights(method: str, **weights: Any) -> None:
+    """Refuse NaN or infinite weights given to a ``RateRNN.from_*`` constructor, naming them."""
+    for name, value in weights.items():
+        if isinstance(value, bool) or value is None:
+            continue
+        check_finite(f"RateRNN.{method}", name, {name: torch.as_tensor(value)})
 
 
 def _as_matrix(name: str, value: Any, rows: int | None = None, cols: int | None = None) -> torch.Tensor:

@@ -19,6 +19,7 @@ from ._config import (
 from ._fit import fit_run, fit_table, load_fit, plot_predicted_vs_recorded, read_data
 from ._folders import (
     CONFIG_NAME,
+    EVALUATION_NAME,
     SUMMARY_NAME,
     Run,
     default_run_dir,
@@ -27,7 +28,9 @@ from ._folders import (
     read_run_config,
     resume_run,
     train_run,
+    write_evaluation,
 )
+from ._guards import check_output_folder
 from ._report import analyse_run
 
 __all__ = [
@@ -44,11 +47,14 @@ __all__ = [
     "resume_run",
     "load_run",
     "evaluate_run",
+    "write_evaluation",
     "read_run_config",
     "default_run_dir",
     "CONFIG_NAME",
     "SUMMARY_NAME",
+    "EVALUATION_NAME",
     "analyse_run",
+    "check_output_folder",
     "fit_run",
     "fit_table",
     "load_fit",

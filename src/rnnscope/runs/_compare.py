@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -12,11 +11,12 @@ from typing import Any
 import numpy as np
 import torch
 
-from .._validation import check_int
+from .._validation import check_int, check_seed
 from ..analysis.similarity import METRICS, SimilarityResult, _pair, compare_activity
 from ..data import NeuralData
 from ..dynamics import simulate
 from ..errors import CheckpointError, ConfigError, ShapeError
+from ..training import atomic_write_text, strict_json
 from ._folders import load_run
 
 __all__ = ["ComparisonReport", "compare_sources"]
@@ -48,7 +48,7 @@ class ComparisonReport:
 
     def save(self, path: str | Path) -> Path:
         path = Path(path)
-        path.write_text(json.dumps(self.to_dict(), indent=2))
+        atomic_write_text(path, strict_json(self.to_dict(), indent=2))  # strict JSON: a NaN score is null
         return path
 
     def table(self) -> str:
@@ -98,7 +98,7 @@ def compare_sources(
     """
     owner = "compare_sources"
     n_trials = check_int(owner, "n_trials", n_trials, low=4)
-    seed = check_int(owner, "seed", seed, low=0)
+    seed = check_seed(owner, "seed", seed)
     kind_a, src_a = _load_source(owner, "a", a)
     kind_b, src_b = _load_source(owner, "b", b)
     task_name = None

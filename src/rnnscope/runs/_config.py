@@ -16,7 +16,7 @@ from typing import Any
 
 import yaml
 
-from .._validation import check_int
+from .._validation import check_int, check_seed
 from ..errors import ConfigError
 from ..models import GRU, LSTM, AbstractRNN, RateRNN
 from ..tasks import AbstractTask, make, task_class
@@ -232,7 +232,7 @@ def build_run_config(data: Mapping[str, Any], *, source: str = "the configuratio
     model_d = merge_config({k: v for k, v in rec.get("model", {}).items() if k in accepted}, given_model)
     train_d = merge_config(dict(rec.get("training", {})), data.get("training") or {})
     _check_keys("training", train_d, TrainingConfig, source)
-    seed = check_int("RunConfig", "seed", data.get("seed", 0), low=0)
+    seed = check_seed("RunConfig", "seed", data.get("seed", 0))
     train_d.setdefault("seed", seed)
     task = make(data["task"], **dict(data.get("task_params") or {}))
     device = data.get("device", "cpu")
@@ -251,11 +251,13 @@ def load_config_file(path: str | Path) -> dict[str, Any]:
     """Read a YAML run configuration into plain data; raise ConfigError for malformed YAML."""
     path = Path(path)
     if not path.is_file():
-        raise ConfigError(f"Configuration file {path} does not exist.")
+        raise ConfigError(f"Configuration file {path} " + ("is not a file." if path.exists() else "does not exist."))
     try:
         data = yaml_load(path.read_text(encoding="utf-8"))
     except yaml.YAMLError as exc:
         raise ConfigError(f"{path} is not valid YAML: {exc}") from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{path} is not UTF-8 text (byte {exc.start}); save it as UTF-8.") from None
     if data is None:
         data = {}
     if not isinstance(data, dict):

@@ -23,7 +23,8 @@ from .._version import __version__
 from ..data import DataFit, NeuralData, Normalisation, RankSelection, nwb_contents, select_rank
 from ..errors import CheckpointError, ConfigError
 from ..models import RateRNN
-from ..training import atomic_write_text, load_checkpoint
+from ..training import atomic_write_text, load_checkpoint, strict_json
+from ._guards import check_output_folder, folder_lock
 
 __all__ = ["fit_run", "fit_table", "load_fit", "read_data"]
 
@@ -132,9 +133,8 @@ def fit_run(
     ``notify`` receives the notices of the fit (data without inputs), also kept in the summary.
     """
     own = "fit_run"
-    out = Path(out)
-    if (out / CONFIG_NAME).exists():
-        raise ConfigError(f"{out} already holds a fit; choose another --out.")
+    out = check_output_folder(out, "--out")
+    _refuse_existing_fit(out)
     path = None if isinstance(data, NeuralData) else Path(data)
     if isinstance(inputs, str):
         inputs = [inputs]
@@ -143,10 +143,12 @@ def fit_run(
                          align=align, window_ms=window_ms, source=source, rates=rates)
     if smooth_ms is not None:
         data = data.smooth(check_float(own, "smooth_ms", smooth_ms, low=0))
+    if hidden_size is not None:
+        hidden_size = check_int(own, "hidden_size", hidden_size, low=1)
     if rank == "auto":
         rank_list = list(ranks)
     else:
-        rank_list = [check_int(own, "rank", rank, low=1)]
+        rank_list = [check_int(own, "rank", rank, low=1, high=hidden_size or data.n_neurons)]
     steps = check_int(own, "steps", steps, low=1)
     learning_rate = check_float(own, "learning_rate", learning_rate, low=0, low_inclusive=False)
     keys = list(conditions) if conditions is not None else [k for k in inputs if k in data.conditions] or None
@@ -164,21 +166,29 @@ def fit_run(
               "input_window": None if input_window is None else list(input_window), "align": align,
               "window_ms": None if window_ms is None else [float(w) for w in window_ms], "source": source,
               "rates": rates, "smooth_ms": smooth_ms, "seed": seed}
-    sel = select_rank(data, rank_list, target=target, conditions=keys, test_fraction=test_fraction,
-                      stratify=stratify, tolerance=tolerance, split_seed=seed, run_dir=out, hidden_size=hidden_size,
-                      mapping=mapping, tau=tau, steps=steps, batch_size=batch_size, learning_rate=learning_rate,
-                      seed=seed, progress=progress)
-    atomic_write_text(out / CONFIG_NAME, yaml.safe_dump(config, sort_keys=False))
-    chosen = out / f"rank_{sel.chosen_rank}"
-    for name in ("checkpoint.safetensors", "metrics.jsonl"):
-        shutil.copyfile(chosen / name, out / name)
-    summary = {**sel.to_dict(), "n_trials": data.n_trials, "n_neurons": data.n_neurons, "n_inputs": data.n_inputs,
-               "input_names": list(data.input_names or ()), "dt": data.dt, "mapping": mapping, "notices": notices,
-               "wall_time_s": round(sum(f.training.wall_time for f in sel.fits.values()), 2),
-               "library_version": __version__}
-    _figures(sel, data, out, test_fraction, stratify or keys, seed)
-    atomic_write_text(out / SUMMARY_NAME, json.dumps(summary, indent=2))
-    return summary
+    with folder_lock(out):
+        _refuse_existing_fit(out)  # a second `fit` may have finished it meanwhile
+        sel = select_rank(data, rank_list, target=target, conditions=keys, test_fraction=test_fraction,
+                          stratify=stratify, tolerance=tolerance, split_seed=seed, run_dir=out,
+                          hidden_size=hidden_size, mapping=mapping, tau=tau, steps=steps, batch_size=batch_size,
+                          learning_rate=learning_rate, seed=seed, progress=progress)
+        atomic_write_text(out / CONFIG_NAME, yaml.safe_dump(config, sort_keys=False))
+        chosen = out / f"rank_{sel.chosen_rank}"
+        for name in ("checkpoint.safetensors", "metrics.jsonl"):
+            shutil.copyfile(chosen / name, out / name)
+        summary = {**sel.to_dict(), "n_trials": data.n_trials, "n_neurons": data.n_neurons,
+                   "n_inputs": data.n_inputs, "input_names": list(data.input_names or ()), "dt": data.dt,
+                   "mapping": mapping, "notices": notices,
+                   "wall_time_s": round(sum(f.training.wall_time for f in sel.fits.values()), 2),
+                   "library_version": __version__}
+        _figures(sel, data, out, test_fraction, stratify or keys, seed)
+        atomic_write_text(out / SUMMARY_NAME, strict_json(summary, indent=2))
+        return summary
+
+
+def _refuse_existing_fit(out: Path) -> None:
+    if (out / CONFIG_NAME).exists():
+        raise ConfigError(f"{out} already holds a fit; choose another --out.")
 
 
 def fit_table(summary: dict[str, Any]) -> str:
@@ -268,7 +278,12 @@ def load_fit(path: str | Path, rank: int | None = None) -> DataFit:
     path = Path(path)
     if not (path / SUMMARY_NAME).is_file():
         raise CheckpointError(f"{path} is not a fit folder: it has no {SUMMARY_NAME} (written by rnnscope fit).")
-    summary = json.loads((path / SUMMARY_NAME).read_text())
+    try:
+        summary = json.loads((path / SUMMARY_NAME).read_text(encoding="utf-8"))
+        if not isinstance(summary, dict):
+            raise ValueError(f"a JSON {type(summary).__name__}, not an object")
+    except ValueError as exc:  # not JSON, not UTF-8, not an object
+        raise CheckpointError(f"{path / SUMMARY_NAME} is damaged: {exc}") from None
     k = summary["chosen_rank"] if rank is None else int(rank)
     if k not in summary["ranks"]:
         raise ConfigError(f"The fit in {path} tried ranks {summary['ranks']}; rank {k} is not among them.")

@@ -1,12 +1,15 @@
 """Run folders: train a configured run, resume it, load it back, re-score it.
 
 A run folder holds ``config.yaml`` (the resolved :class:`~rnnscope.runs.RunConfig`),
-``checkpoint.safetensors``, ``metrics.jsonl``, ``summary.json`` and ``figures/``.
+``checkpoint.safetensors``, ``metrics.jsonl``, ``summary.json`` and ``figures/``. Training and
+resuming hold the folder's lock; loading checks ``config.yaml`` against the configuration the
+checkpoint was trained with.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import math
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -14,20 +17,37 @@ from typing import Any
 
 import torch
 
+from .._validation import check_device, check_int, check_seed
 from .._version import __version__
 from ..dynamics import simulate
-from ..errors import CheckpointError, ConfigError, TrainingDivergedError
+from ..errors import CheckpointError, ConfigError, TrainingDivergedError, TrainingInterruptedError
 from ..models import AbstractRNN
 from ..plotting import plot_trials
 from ..tasks import AbstractTask
-from ..training import CHECKPOINT_NAME, METRICS_NAME, Trainer, atomic_write_text, derive_seed, load_checkpoint
+from ..training import (
+    CHECKPOINT_NAME,
+    METRICS_NAME,
+    Checkpoint,
+    Trainer,
+    atomic_write_text,
+    derive_seed,
+    load_checkpoint,
+    strict_json,
+)
 from ._config import RunConfig, build_run_config, load_config_file
+from ._guards import check_output_folder, folder_lock, stop_on_signals
 
-__all__ = ["Run", "train_run", "resume_run", "load_run", "evaluate_run", "default_run_dir", "read_run_config",
-           "CONFIG_NAME", "SUMMARY_NAME"]
+__all__ = ["Run", "train_run", "resume_run", "load_run", "evaluate_run", "write_evaluation", "default_run_dir",
+           "read_run_config", "CONFIG_NAME", "SUMMARY_NAME", "EVALUATION_NAME"]
 
 CONFIG_NAME = "config.yaml"
 SUMMARY_NAME = "summary.json"
+EVALUATION_NAME = "evaluation.json"
+#: Settings that may differ between config.yaml and the checkpoint: more steps (``--resume
+#: --steps``) and the device (a run moves between machines).
+_MAY_DIFFER = frozenset({"training.steps", "device"})
+
+_LOG = logging.getLogger(__name__)
 
 
 @dataclass
@@ -61,36 +81,60 @@ def _make_trainer(config: RunConfig, out: Path, progress: bool | None) -> Traine
 
 def train_run(config: RunConfig, out: str | Path, *, progress: bool | None = None) -> dict[str, Any]:
     """Train a new run into folder ``out``; returns the summary (also in ``summary.json``)."""
-    out = Path(out)
+    out = check_output_folder(out, "--out")
+    _refuse_existing_run(out)
+    trainer = _make_trainer(config, out, progress)  # validates everything before a file is written
+    with folder_lock(out):
+        _refuse_existing_run(out)  # a second `train` may have started it meanwhile
+        atomic_write_text(out / CONFIG_NAME, config.to_yaml())
+        _LOG.info("training %s -> %s", config.task, out)
+        return _fit_and_report(trainer, config, out)
+
+
+def _refuse_existing_run(out: Path) -> None:
     if (out / CHECKPOINT_NAME).exists() or (out / CONFIG_NAME).exists():
         raise ConfigError(f"{out} already holds a run. Continue it with --resume {out}, or choose another --out.")
-    trainer = _make_trainer(config, out, progress)  # validates everything before a file is written
-    out.mkdir(parents=True, exist_ok=True)
-    atomic_write_text(out / CONFIG_NAME, config.to_yaml())
-    return _fit_and_report(trainer, config, out)
 
 
 def resume_run(out: str | Path, *, steps: int | None = None, progress: bool | None = None) -> dict[str, Any]:
-    """Continue the run in folder ``out`` from its last checkpoint (to ``steps`` if given)."""
+    """Continue the run in folder ``out`` from its last checkpoint (to ``steps`` if given).
+
+    ``config.yaml`` must still be the configuration the checkpoint was trained with (only
+    ``training.steps`` and ``device`` may differ); with ``steps`` it is rewritten once the checkpoint
+    has been read and checked, never before.
+    """
     out = Path(out)
     config = read_run_config(out)
     if steps is not None:
-        config = RunConfig(**{**config.__dict__, "training": replace(config.training, steps=int(steps))})
-        atomic_write_text(out / CONFIG_NAME, config.to_yaml())
+        steps = check_int("resume_run", "steps", steps, low=1)
+        config = RunConfig(**{**config.__dict__, "training": replace(config.training, steps=steps)})
     trainer = _make_trainer(config, out, progress)
-    if (out / CHECKPOINT_NAME).exists():
-        trainer.resume()
-    return _fit_and_report(trainer, config, out)
+    with folder_lock(out):
+        if (out / CHECKPOINT_NAME).exists():
+            ckpt = load_checkpoint(out / CHECKPOINT_NAME)
+            _check_matches_checkpoint(out, config, ckpt)
+            if steps is not None and steps < ckpt.step:
+                raise ConfigError(f"The run in {out} is at step {ckpt.step}; --steps {steps} is below it, so there is "
+                                  f"nothing to train. Give --steps above {ckpt.step}, or leave it out.")
+            trainer.resume()
+        if steps is not None:
+            atomic_write_text(out / CONFIG_NAME, config.to_yaml())
+        _LOG.info("continuing %s from step %d to %d", out, trainer.step, config.training.steps)
+        return _fit_and_report(trainer, config, out)
 
 
 def _fit_and_report(trainer: Trainer, config: RunConfig, out: Path) -> dict[str, Any]:
     try:
-        result = trainer.fit()
+        with stop_on_signals(trainer):
+            result = trainer.fit()
     except TrainingDivergedError as exc:
         summary = {"task": config.task, "steps": trainer.step, "loss": None, "performance": None,
                    "status": "diverged", "message": str(exc)}
-        atomic_write_text(out / SUMMARY_NAME, json.dumps(summary, indent=2))
+        atomic_write_text(out / SUMMARY_NAME, strict_json(summary, indent=2))
         raise
+    except TrainingInterruptedError as exc:
+        raise TrainingInterruptedError(f"{exc} Continue with: rnnscope train --resume {out}", step=exc.step,
+                                       signal_name=exc.signal_name) from None
     final = trainer.evaluate(seed=derive_seed(config.seed, "final"), batch_size=config.training.eval_batch_size)
     summary = {
         "task": config.task,
@@ -108,7 +152,7 @@ def _fit_and_report(trainer: Trainer, config: RunConfig, out: Path) -> dict[str,
         "library_version": __version__,
     }
     _write_figures(trainer, out)
-    atomic_write_text(out / SUMMARY_NAME, json.dumps(summary, indent=2))
+    atomic_write_text(out / SUMMARY_NAME, strict_json(summary, indent=2))
     return summary
 
 
@@ -128,20 +172,32 @@ def _write_figures(trainer: Trainer, out: Path) -> None:
 def read_run_config(path: str | Path) -> RunConfig:
     """The :class:`RunConfig` stored in a run folder."""
     path = Path(path)
-    if not path.is_dir():
+    if not path.exists():
         raise CheckpointError(f"{path} is not a run folder (it does not exist).")
+    if not path.is_dir():
+        raise CheckpointError(f"{path} is a file, not a run folder (written by rnnscope train).")
     if not (path / CONFIG_NAME).is_file():
         raise CheckpointError(f"{path} is not a run folder: it has no {CONFIG_NAME}.")
-    return build_run_config(load_config_file(path / CONFIG_NAME), source=str(path / CONFIG_NAME))
+    data = load_config_file(path / CONFIG_NAME)
+    if "data" in data and "task" not in data:
+        raise CheckpointError(f"{path} is a fit folder (written by rnnscope fit), not a run folder (written by "
+                              "rnnscope train); read it with rnnscope.runs.load_fit.")
+    return build_run_config(data, source=str(path / CONFIG_NAME))
 
 
 def load_run(path: str | Path, device: str | None = None) -> Run:
-    """Load a run folder: configuration, task and the model with its trained weights."""
+    """Load a run folder: configuration, task and the model with its trained weights.
+
+    Raises CheckpointError when ``config.yaml`` no longer describes the run its checkpoint holds.
+    """
     path = Path(path)
     config = read_run_config(path)
+    if device is not None:
+        check_device("load_run", "device", device)
     task = config.make_task()
     model = config.model.build(task.input_size, task.output_size, task.dt, config.seed, device=device)
     ckpt = load_checkpoint(path / CHECKPOINT_NAME)
+    _check_matches_checkpoint(path, config, ckpt)
     try:
         model.load_state_dict(ckpt.model_state, strict=True)
     except RuntimeError as exc:
@@ -149,15 +205,51 @@ def load_run(path: str | Path, device: str | None = None) -> Run:
     return Run(path=path, config=config, task=task, model=model, step=ckpt.step)
 
 
+def _check_matches_checkpoint(path: Path, config: RunConfig, ckpt: Checkpoint) -> None:
+    """Refuse a run folder whose config.yaml differs from the configuration its checkpoint was trained
+    with (an edited setting, or another run's checkpoint copied in), naming the settings."""
+    stored = ckpt.metadata.get("run_config")
+    if not isinstance(stored, dict):
+        raise CheckpointError(f"The checkpoint in {path} holds no run configuration: it was not written by "
+                              "rnnscope train, so it cannot be checked against config.yaml.")
+    ours, theirs = _flat(config.to_dict()), _flat(stored)
+    differ = sorted(k for k in ours.keys() & theirs.keys() if k not in _MAY_DIFFER and ours[k] != theirs[k])
+    if differ:
+        listed = "; ".join(f"{k} is {ours[k]!r} in {CONFIG_NAME} but {theirs[k]!r} in the checkpoint" for k in differ[:4])
+        more = f" (and {len(differ) - 4} more)" if len(differ) > 4 else ""
+        raise CheckpointError(f"{path / CONFIG_NAME} is not the configuration its checkpoint was trained with: "
+                              f"{listed}{more}. Restore {CONFIG_NAME}, or train a new run with the new settings.")
+
+
+def _flat(data: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    """``{"model": {"tau": 1}}`` -> ``{"model.tau": 1}``, tuples as lists (as JSON and YAML store them)."""
+    out: dict[str, Any] = {}
+    for k, v in data.items():
+        if isinstance(v, dict):
+            out.update(_flat(v, f"{prefix}{k}."))
+        else:
+            out[f"{prefix}{k}"] = json.loads(strict_json(v))
+    return out
+
+
 def evaluate_run(path: str | Path, *, n_trials: int = 512, seed: int = 12345, device: str | None = None) -> dict[str, Any]:
-    """Re-score a trained run on ``n_trials`` fresh trials; also writes ``evaluation.json``."""
+    """Re-score a trained run on ``n_trials`` fresh trials; returns the report (the command line
+    prints it, then saves it with :func:`write_evaluation`)."""
+    own = "evaluate_run"
+    n_trials = check_int(own, "n_trials", n_trials, low=1)
+    seed = check_seed(own, "seed", seed)
     run = load_run(path, device=device)
     trainer = Trainer(run.model, run.task, run.config.training, progress=False, device=device)
     scores = trainer.evaluate(batch_size=n_trials, seed=seed)
-    report = {"task": run.config.task, "step": run.step, "n_trials": n_trials, "seed": seed,
-              **{k: _num(v) for k, v in scores.items()}}
-    atomic_write_text(Path(path) / "evaluation.json", json.dumps(report, indent=2))
-    return report
+    return {"task": run.config.task, "step": run.step, "n_trials": n_trials, "seed": seed,
+            **{k: _num(v) for k, v in scores.items()}}
+
+
+def write_evaluation(path: str | Path, report: dict[str, Any]) -> Path:
+    """Save a report of :func:`evaluate_run` as ``evaluation.json`` in the run folder ``path``."""
+    out = Path(path) / EVALUATION_NAME
+    atomic_write_text(out, strict_json(report, indent=2))
+    return out
 
 
 def _num(v: Any) -> Any:

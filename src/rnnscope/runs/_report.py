@@ -28,7 +28,7 @@ from typing import Any
 import torch
 from matplotlib.figure import Figure
 
-from .._validation import check_int
+from .._validation import check_finite, check_int, check_seed
 from ..analysis import (
     PCA,
     RegressionAxes,
@@ -46,7 +46,8 @@ from ..dynamics import simulate
 from ..errors import ConvergenceError
 from ..plotting import plot_automaton, plot_flow_field, plot_trajectories, plot_variance_explained
 from ..tasks import FormalLanguage
-from ..training import atomic_write_text
+from ..training import atomic_write_text, strict_json
+from ._guards import check_output_folder
 from ._folders import load_run
 
 __all__ = ["analyse_run"]
@@ -87,10 +88,12 @@ def analyse_run(
     n_trials = check_int(own, "n_trials", n_trials, low=2)
     n_candidates = check_int(own, "n_candidates", n_candidates, low=1)
     lyapunov_steps = check_int(own, "lyapunov_steps", lyapunov_steps, low=10)
+    seed = check_seed(own, "seed", seed)
     run = load_run(run_dir, device="cpu")
     model, task = run.model.eval(), run.task
+    check_finite(own, "run_dir", model.state_dict(), "weights")
     factors = model.low_rank_factors()
-    out = Path(run_dir) / "analysis"
+    out = check_output_folder(Path(run_dir) / "analysis", "analysis")
     out.mkdir(exist_ok=True)
     figures: dict[str, str] = {}
     t_start = time.perf_counter()
@@ -247,7 +250,7 @@ def analyse_run(
         report["automaton"] = _automaton_section(model, task, out, save)
     report["wall_time_s"] = round(time.perf_counter() - t_start, 2)
 
-    atomic_write_text(out / "analysis.json", json.dumps(report, indent=2))
+    atomic_write_text(out / "analysis.json", strict_json(report, indent=2))
     _write_html(out, report, figures)
     return report
 

@@ -11,7 +11,7 @@ import numpy as np
 import torch
 
 from .._threads import few_threads
-from .._validation import check_float, check_int
+from .._validation import check_float, check_int, check_seed
 from ..analysis import find_fixed_points
 from ..dynamics import simulate
 from ..errors import ConfigError
@@ -314,7 +314,7 @@ def fit_dynamical_system(
         A :class:`FittedSystem`.
     """
     own = "fit_dynamical_system"
-    seed = check_int(own, "seed", seed, low=0)
+    seed = check_seed(own, "seed", seed)
     n_heldout = check_int(own, "n_heldout", n_heldout, low=1)
     if isinstance(system, SystemTrajectories):
         if system.states.shape[0] <= n_heldout + 1:

@@ -15,7 +15,7 @@ from typing import ClassVar
 
 import numpy as np
 
-from .._validation import check_float, check_int
+from .._validation import check_float, check_int, check_seed
 from ..errors import ConfigError, ShapeError
 from ..numerics import integrate
 
@@ -64,7 +64,7 @@ class DynamicalSystem(abc.ABC):
         """``n`` initial conditions uniform in :meth:`initial_box`. Shape: (n, dim)."""
         own = f"{type(self).__name__}.sample_initial_conditions"
         n = check_int(own, "n", n, low=1)
-        rng = np.random.default_rng(check_int(own, "seed", seed, low=0))
+        rng = np.random.default_rng(check_seed(own, "seed", seed))
         box = np.asarray(self.initial_box(), dtype=np.float64)
         return box[:, 0] + (box[:, 1] - box[:, 0]) * rng.random((n, self.dim))
 

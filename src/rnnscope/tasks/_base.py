@@ -17,7 +17,7 @@ from typing import Any, ClassVar
 
 import torch
 
-from .._validation import check_int
+from .._validation import check_int, check_seed
 from ..errors import ConfigError, ShapeError
 
 __all__ = ["TrialBatch", "AbstractTask", "Timeline"]
@@ -142,8 +142,29 @@ def make_generator(seed: int | None, generator: torch.Generator | None, owner: s
     if seed is None:
         g.seed()
     else:
-        g.manual_seed(check_int(owner, "seed", seed, low=0))
+        g.manual_seed(check_seed(owner, "seed", seed))
     return g
+
+
+def check_lasts_a_step(task: Any, name: str) -> None:
+    """Refuse a period ``name`` of a task (ms; a number or a ``(min, max)`` range) shorter than one time
+    step, blaming what the user changed: ``dt`` when the period still has its default, else the period
+    (``--dt 1000`` is a step too long, not a pulse too short)."""
+    owner, dt = type(task).__name__, float(task.dt)
+    shortest = _shortest(getattr(task, name))
+    if shortest >= dt:
+        return
+    defaults = {f.name: f.default for f in dataclasses.fields(task)}
+    default = defaults.get(name, dataclasses.MISSING)
+    if default is not dataclasses.MISSING and _shortest(default) == shortest and defaults.get("dt") != dt:
+        raise ConfigError(f"The 'dt' parameter of {owner} must be a float <= {shortest:g} (the {name!r} period, "
+                          f"which must last at least one step). Got {dt:g} instead.")
+    raise ConfigError(f"The {name!r} parameter of {owner} must be a float >= {dt:g} to last at least one step of dt. "
+                      f"Got {getattr(task, name)!r} instead.")
+
+
+def _shortest(value: Any) -> float:
+    return float(value) if isinstance(value, (int, float)) else float(min(value))
 
 
 def uniform(generator: torch.Generator, batch_size: int, bounds: Sequence[float]) -> torch.Tensor:

@@ -15,7 +15,7 @@ import torch
 
 from .._validation import check_float, check_int
 from ..errors import ConfigError
-from ._base import AbstractTask, Timeline, TrialBatch
+from ._base import AbstractTask, Timeline, TrialBatch, check_lasts_a_step
 
 __all__ = ["FlipFlop", "flipflop_scores"]
 
@@ -90,8 +90,9 @@ class FlipFlop(AbstractTask):
         dt = check_float(owner, "dt", self.dt, low=0, low_inclusive=False)
         object.__setattr__(self, "dt", dt)
         object.__setattr__(self, "n_bits", check_int(owner, "n_bits", self.n_bits, low=1))
-        pulse = check_float(owner, "pulse_duration", self.pulse_duration, low=dt)
+        pulse = check_float(owner, "pulse_duration", self.pulse_duration, low=0, low_inclusive=False)
         object.__setattr__(self, "pulse_duration", pulse)
+        check_lasts_a_step(self, "pulse_duration")
         object.__setattr__(self, "duration", check_float(owner, "duration", self.duration, low=pulse))
         rate = check_float(owner, "pulse_rate", self.pulse_rate, low=0, low_inclusive=False)
         object.__setattr__(self, "pulse_rate", rate)

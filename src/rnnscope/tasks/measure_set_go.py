@@ -16,7 +16,7 @@ import torch
 
 from .._validation import check_float, check_range
 from ..errors import ConfigError, ShapeError
-from ._base import AbstractTask, Timeline, TrialBatch, uniform
+from ._base import AbstractTask, Timeline, TrialBatch, check_lasts_a_step, uniform
 
 __all__ = ["MeasureSetGo", "produced_intervals", "timing_scores"]
 
@@ -142,8 +142,9 @@ class MeasureSetGo(AbstractTask):
         dt = check_float(owner, "dt", self.dt, low=0, low_inclusive=False)
         object.__setattr__(self, "dt", dt)
         object.__setattr__(self, "fixation", check_range(owner, "fixation", self.fixation))
-        cue = check_float(owner, "cue_duration", self.cue_duration, low=dt)
+        cue = check_float(owner, "cue_duration", self.cue_duration, low=0, low_inclusive=False)
         object.__setattr__(self, "cue_duration", cue)
+        check_lasts_a_step(self, "cue_duration")
         sample = check_range(owner, "sample_interval", self.sample_interval)
         if sample[0] < cue:
             raise ConfigError(

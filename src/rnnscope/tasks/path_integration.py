@@ -15,8 +15,8 @@ from typing import ClassVar
 import torch
 
 from .._validation import check_choice, check_float, check_int
-from ..errors import ConfigError, ShapeError
-from ._base import AbstractTask, Timeline, TrialBatch
+from ..errors import ShapeError
+from ._base import AbstractTask, Timeline, TrialBatch, check_lasts_a_step
 
 __all__ = ["PathIntegration"]
 
@@ -87,13 +87,8 @@ class PathIntegration(AbstractTask):
         owner = type(self).__name__
         object.__setattr__(self, "dt", check_float(owner, "dt", self.dt, low=0, low_inclusive=False))
         for name in ("duration", "cue_duration"):
-            value = check_float(owner, name, getattr(self, name), low=0, low_inclusive=False)
-            if round(value / self.dt) < 1:
-                raise ConfigError(
-                    f"The {name!r} parameter of {owner} must last at least one step (dt = {self.dt} ms). "
-                    f"Got {value!r} instead."
-                )
-            object.__setattr__(self, name, value)
+            object.__setattr__(self, name, check_float(owner, name, getattr(self, name), low=0, low_inclusive=False))
+            check_lasts_a_step(self, name)
         for name in ("box_size", "mean_speed", "place_cell_width"):
             object.__setattr__(self, name, check_float(owner, name, getattr(self, name), low=0, low_inclusive=False))
         object.__setattr__(self, "turn_std", check_float(owner, "turn_std", self.turn_std, low=0))

@@ -15,7 +15,7 @@ import torch
 
 from .._validation import check_float, check_range
 from ..errors import ConfigError
-from ._base import AbstractTask, Timeline, TrialBatch, choice, uniform
+from ._base import AbstractTask, Timeline, TrialBatch, check_lasts_a_step, choice, uniform
 
 __all__ = ["PerceptualDecision", "decision_scores"]
 
@@ -67,11 +67,8 @@ def validate_decision_fields(task) -> None:
     object.__setattr__(task, "dt", check_float(owner, "dt", task.dt, low=0, low_inclusive=False))
     for period in ("fixation", "stimulus", "delay", "decision"):
         object.__setattr__(task, period, check_range(owner, period, getattr(task, period)))
-    if task.stimulus[0] < task.dt or task.decision[0] < task.dt:
-        raise ConfigError(
-            f"The 'stimulus' and 'decision' periods of {owner} must last at least one step "
-            f"(dt = {task.dt} ms). Got stimulus={task.stimulus}, decision={task.decision} instead."
-        )
+    for period in ("stimulus", "decision"):
+        check_lasts_a_step(task, period)
     object.__setattr__(task, "coherences", _check_levels(owner, "coherences", task.coherences))
     object.__setattr__(task, "stimulus_noise", check_float(owner, "stimulus_noise", task.stimulus_noise, low=0))
 

@@ -37,7 +37,7 @@ import numpy as np
 import torch
 from scipy import optimize, special
 
-from .._validation import check_bool, check_float, check_int
+from .._validation import check_bool, check_float, check_int, check_seed
 from ..errors import ConfigError
 from ..models import Hopfield
 
@@ -270,7 +270,7 @@ def hopfield_capacity_curve(
     own = "hopfield_capacity_curve"
     N = check_int(own, "n_units", n_units, low=2)
     n_networks = check_int(own, "n_networks", n_networks, low=1)
-    seed = check_int(own, "seed", seed, low=0)
+    seed = check_seed(own, "seed", seed)
     threshold = check_float(own, "threshold", threshold, low=0, high=1, low_inclusive=False, high_inclusive=False)
     max_sweeps = check_int(own, "max_sweeps", max_sweeps, low=1)
     if progress is not None:

@@ -55,7 +55,7 @@ import numpy as np
 import torch
 from numpy.polynomial.hermite_e import hermegauss
 
-from .._validation import check_bool, check_float, check_int
+from .._validation import check_bool, check_float, check_int, check_seed
 from ..analysis.flow_field import FlowField, _extent, _grid
 from ..errors import ConfigError, ShapeError
 from ..models import AbstractRNN, LowRankFactors, Nonlinearity, RateRNN, resolve_nonlinearity
@@ -300,7 +300,7 @@ class GaussianMixtureLoadings:
         else:
             tried = list(range(1, max_components + 1))
         n_init = check_int(own, "n_init", n_init, low=1)
-        seed = check_int(own, "seed", seed, low=0)
+        seed = check_seed(own, "seed", seed)
         if X.shape[0] < 2 * max(tried):
             raise ConfigError(f"The 'loadings' parameter of {own} must have at least {2 * max(tried)} rows to fit "
                               f"{max(tried)} components. Got {X.shape[0]} instead.")
@@ -347,7 +347,7 @@ class GaussianMixtureLoadings:
         """
         own = "GaussianMixtureLoadings.draw"
         n_units = check_int(own, "n_units", n_units, low=1)
-        seed = check_int(own, "seed", seed, low=0)
+        seed = check_seed(own, "seed", seed)
         gen = torch.Generator().manual_seed(seed)
         pop = torch.multinomial(self.weights, n_units, replacement=True, generator=gen)
         # square roots of the covariances by eigendecomposition (PSD, possibly singular)

@@ -2,7 +2,7 @@
 callbacks and checkpoints."""
 
 from ._callbacks import Callback
-from ._checkpoint import Checkpoint, atomic_write_text, load_checkpoint, save_checkpoint
+from ._checkpoint import Checkpoint, atomic_write_text, jsonable, load_checkpoint, save_checkpoint, strict_json
 from ._config import TrainingConfig
 from ._losses import LOSSES, masked_cross_entropy, masked_mse
 from ._trainer import CHECKPOINT_NAME, METRICS_NAME, Trainer, TrainingResult, derive_seed, learning_rate_at
@@ -17,6 +17,8 @@ __all__ = [
     "save_checkpoint",
     "load_checkpoint",
     "atomic_write_text",
+    "strict_json",
+    "jsonable",
     "masked_mse",
     "masked_cross_entropy",
     "LOSSES",

@@ -1,27 +1,33 @@
 """Checkpoints: one safetensors file, written atomically, verified on load.
 
 The file holds the model's weights (``model.*``), the optimiser's tensors (``optimizer.*``) and, in
-the safetensors metadata, JSON with the step, the optimiser's other state, the run configuration,
-the library version and a SHA-256 of all tensors, so a corrupted file is detected, not loaded.
+the safetensors metadata, JSON with the step, the optimiser's other state, the run configuration and
+the library version, next to a SHA-256 of all tensors *and* that JSON: a damaged file, or one whose
+step or settings were edited, is detected, not loaded. (Files of the first format,
+``rnnscope-checkpoint-1``, have a checksum of the tensors only; they are still read.)
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
+import math
 import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 
 from .._version import __version__
 from ..errors import CheckpointError
 
-__all__ = ["Checkpoint", "save_checkpoint", "load_checkpoint", "atomic_write_text"]
+__all__ = ["Checkpoint", "save_checkpoint", "load_checkpoint", "atomic_write_text", "strict_json", "jsonable"]
 
-_FORMAT = "rnnscope-checkpoint-1"
+_FORMAT = "rnnscope-checkpoint-2"
+_FORMAT_TENSORS_ONLY = "rnnscope-checkpoint-1"  # its checksum covers the tensors, not the metadata
 
 
 @dataclass(frozen=True)
@@ -34,7 +40,8 @@ class Checkpoint:
     metadata: dict[str, Any]
 
 
-def _digest(tensors: dict[str, torch.Tensor]) -> str:
+def _digest(tensors: dict[str, torch.Tensor], metadata: str | None) -> str:
+    """SHA-256 of the tensors (names, dtypes, shapes, bytes) and of the metadata JSON text."""
     h = hashlib.sha256()
     for key in sorted(tensors):
         t = tensors[key]
@@ -42,7 +49,31 @@ def _digest(tensors: dict[str, torch.Tensor]) -> str:
         h.update(str(t.dtype).encode())
         h.update(str(tuple(t.shape)).encode())
         h.update(t.contiguous().reshape(-1).view(torch.uint8).numpy().tobytes() if t.numel() else b"")
+    if metadata is not None:
+        h.update(b"metadata:" + metadata.encode())
     return h.hexdigest()
+
+
+def jsonable(value: Any) -> Any:
+    """Plain JSON data: arrays and tensors as lists, numpy scalars as Python numbers, tuples as lists,
+    NaN and infinities as None (strict JSON has no NaN)."""
+    if isinstance(value, dict):
+        return {str(k): jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [jsonable(v) for v in value]
+    if isinstance(value, (np.ndarray, torch.Tensor)):
+        return jsonable(value.tolist())
+    if isinstance(value, (np.floating, np.integer)):
+        value = value.item()
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
+
+
+def strict_json(value: Any, **kwargs: Any) -> str:
+    """``json.dumps`` that writes strict JSON: NaN and infinities become ``null`` (Python's default
+    writes a bare ``NaN``, which other JSON readers refuse)."""
+    return json.dumps(jsonable(value), allow_nan=False, **kwargs)
 
 
 def _fsync_dir(path: Path) -> None:
@@ -60,11 +91,16 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
     """Write ``data`` to ``path`` so that a reader sees the old or the new file, never a part."""
     path = Path(path)
     tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    with open(tmp, "wb") as f:
-        f.write(data)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
+    try:
+        with open(tmp, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:  # a full disk, a signal: leave the old file and no temporary one
+        with contextlib.suppress(OSError):
+            tmp.unlink()
+        raise
     _fsync_dir(path.parent)
 
 
@@ -99,43 +135,66 @@ def save_checkpoint(
                 else:
                     state_meta[str(idx)][k] = v
         optim_meta = {"param_groups": sd["param_groups"], "state": state_meta}
-    meta = {
+    meta = strict_json({
         "format": _FORMAT,
         "library_version": __version__,
         "step": int(step),
         "optimizer": optim_meta,
-        "sha256": _digest(tensors),
         "metadata": metadata or {},
-    }
-    blob = save(tensors, metadata={"rnnscope": json.dumps(meta)})
+    })
+    blob = save(tensors, metadata={"rnnscope": meta, "rnnscope_sha256": _digest(tensors, meta)})
     atomic_write_bytes(Path(path), blob)
 
 
 def load_checkpoint(path: str | Path) -> Checkpoint:
-    """Read and verify a checkpoint; raise :class:`CheckpointError` if it is missing or damaged."""
+    """Read and verify a checkpoint; raise :class:`CheckpointError` if it is missing, damaged, edited
+    or not an rnnscope checkpoint."""
     from safetensors.torch import load
 
     path = Path(path)
     if not path.is_file():
-        raise CheckpointError(f"No checkpoint at {path}.")
+        raise CheckpointError(f"No checkpoint at {path}." if not path.exists() else f"{path} is not a file.")
     data = path.read_bytes()
+    damaged = (f"The checkpoint {path} is truncated or corrupted and cannot be read ({{}}). "
+               "Restore it from a copy, or start the run again.")
+    try:
+        header = json.loads(data[8 : 8 + int.from_bytes(data[:8], "little")])
+        fields = header.get("__metadata__") or {}
+    except (ValueError, AttributeError, MemoryError) as exc:
+        raise CheckpointError(damaged.format(f"{type(exc).__name__}: {exc}")) from None
+    if not isinstance(fields, dict) or "rnnscope" not in fields:
+        raise CheckpointError(f"{path} is not an rnnscope checkpoint: it is a safetensors file without rnnscope's "
+                              "metadata (written by another tool?).")
+    try:
+        meta = json.loads(fields["rnnscope"])
+    except ValueError as exc:
+        raise CheckpointError(damaged.format(f"its metadata is not JSON: {exc}")) from None
+    if not isinstance(meta, dict) or meta.get("format") not in (_FORMAT, _FORMAT_TENSORS_ONLY):
+        found = meta.get("format") if isinstance(meta, dict) else type(meta).__name__
+        raise CheckpointError(f"{path} is not an rnnscope checkpoint (format {found!r}).")
     try:
         tensors = load(data)
-        header_len = int.from_bytes(data[:8], "little")
-        header = json.loads(data[8 : 8 + header_len])
-        meta = json.loads(header["__metadata__"]["rnnscope"])
     except Exception as exc:  # safetensors raises several types for truncated or garbled files
+        raise CheckpointError(damaged.format(f"{type(exc).__name__}: {exc}")) from None
+    if meta["format"] == _FORMAT:
+        expected, covered = fields.get("rnnscope_sha256"), fields["rnnscope"]
+    else:
+        expected, covered = meta.get("sha256"), None
+    if not isinstance(expected, str):
+        raise CheckpointError(f"The checkpoint {path} has no checksum, so it cannot be verified. Restore it from a "
+                              "copy, or start the run again.")
+    if _digest(tensors, covered) != expected:
         raise CheckpointError(
-            f"The checkpoint {path} is truncated or corrupted and cannot be read ({type(exc).__name__}: {exc}). "
-            "Restore it from a copy, or start the run again."
-        ) from None
-    if meta.get("format") != _FORMAT:
-        raise CheckpointError(f"{path} is not an rnnscope checkpoint (format {meta.get('format')!r}).")
-    if _digest(tensors) != meta["sha256"]:
-        raise CheckpointError(
-            f"The checkpoint {path} is corrupted: its tensors do not match the checksum written with them. "
-            "Restore it from a copy, or start the run again."
+            f"The checkpoint {path} is corrupted: its tensors or its metadata (step, settings) do not match the "
+            "checksum written with them. Restore it from a copy, or start the run again."
         )
+    try:
+        return _assemble(tensors, meta)
+    except (KeyError, TypeError, ValueError) as exc:  # a format-1 file whose metadata was edited
+        raise CheckpointError(f"The checkpoint {path} has malformed metadata ({type(exc).__name__}: {exc}).") from None
+
+
+def _assemble(tensors: dict[str, torch.Tensor], meta: dict[str, Any]) -> Checkpoint:
     model_state = {k[len("model."):]: v for k, v in tensors.items() if k.startswith("model.")}
     optimizer_state = None
     om = meta.get("optimizer")
@@ -148,4 +207,4 @@ def load_checkpoint(path: str | Path) -> Checkpoint:
                 _, idx, name = k.split(".", 2)
                 state.setdefault(int(idx), {})[name] = v
         optimizer_state = {"state": state, "param_groups": om["param_groups"]}
-    return Checkpoint(model_state, optimizer_state, int(meta["step"]), meta.get("metadata", {}))
+    return Checkpoint(model_state, optimizer_state, int(meta["step"]), dict(meta.get("metadata") or {}))

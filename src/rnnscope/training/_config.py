@@ -6,7 +6,7 @@ import dataclasses
 from dataclasses import dataclass
 from typing import Any
 
-from .._validation import check_bool, check_choice, check_float, check_int
+from .._validation import check_bool, check_choice, check_float, check_int, check_seed
 from ..errors import ConfigError
 
 __all__ = ["TrainingConfig"]
@@ -86,7 +86,7 @@ class TrainingConfig:
         check_bool(own, "stop_at_criterion", self.stop_at_criterion)
         set_("checkpoint_every", check_int(own, "checkpoint_every", self.checkpoint_every, low=1))
         set_("log_every", check_int(own, "log_every", self.log_every, low=1))
-        set_("seed", check_int(own, "seed", self.seed, low=0))
+        set_("seed", check_seed(own, "seed", self.seed))
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)

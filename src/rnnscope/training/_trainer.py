@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import math
 import sys
 import time
@@ -15,12 +16,13 @@ from typing import Any
 import torch
 
 from .._threads import few_threads
+from .._validation import check_device, check_int, check_seed
 from ..dynamics import simulate
-from ..errors import ConfigError, TrainingDivergedError
+from ..errors import CheckpointError, ConfigError, TrainingDivergedError, TrainingInterruptedError
 from ..models._base import AbstractRNN
 from ..tasks._base import AbstractTask, TrialBatch
 from ._callbacks import Callback
-from ._checkpoint import atomic_write_text, load_checkpoint, save_checkpoint
+from ._checkpoint import atomic_write_text, load_checkpoint, save_checkpoint, strict_json
 from ._config import TrainingConfig
 from ._losses import LOSSES
 
@@ -28,6 +30,8 @@ __all__ = ["Trainer", "TrainingResult", "derive_seed", "learning_rate_at", "CHEC
 
 CHECKPOINT_NAME = "checkpoint.safetensors"
 METRICS_NAME = "metrics.jsonl"
+
+_LOG = logging.getLogger(__name__)
 
 
 def derive_seed(seed: int, stream: str, index: int = 0) -> int:
@@ -83,7 +87,10 @@ class Trainer:
     when the held-out performance reaches the criterion.
 
     With a ``run_dir``, the trainer appends to ``metrics.jsonl`` and writes ``checkpoint.safetensors``
-    atomically every ``checkpoint_every`` steps and at the end; :meth:`resume` continues from it.
+    atomically every ``checkpoint_every`` steps and at the end; :meth:`resume` continues from it. A
+    fit from step 0 starts ``metrics.jsonl`` afresh (the lines of an earlier start that left no
+    checkpoint would otherwise mix two runs) and logs that it did. :meth:`interrupt` (e.g. from a
+    signal handler) stops the fit between two steps, after a checkpoint of the step reached.
 
     Args:
         model: the network; its input and output sizes must match the task's.
@@ -128,7 +135,7 @@ class Trainer:
         self.model = model
         self.task = task
         self.config = config
-        self.device = torch.device(device) if device is not None else next(model.parameters()).device
+        self.device = check_device("Trainer", "device", device) if device is not None else next(model.parameters()).device
         self.model.to(self.device)
         self.loss_name = config.loss or task.default_loss
         self.loss_fn = LOSSES[self.loss_name]
@@ -156,6 +163,8 @@ class Trainer:
         self.history: list[dict[str, Any]] = []
         self._eval_batch: TrialBatch | None = None
         self._last_checkpoint_step: int | None = None
+        self._last_checkpoint_finite = True
+        self._interrupted_by: str | None = None
 
     # ------------------------------------------------------------------ pieces
     def loss(self, batch: TrialBatch, generator: torch.Generator | None = None) -> tuple[torch.Tensor, torch.Tensor]:
@@ -206,8 +215,9 @@ class Trainer:
             batch = self._eval_batch
             gen_seed = derive_seed(self.config.seed, "eval-noise")
         else:
-            n = batch_size or self.config.eval_batch_size
-            s = derive_seed(self.config.seed, "evaluate", 0) if seed is None else seed
+            own = "Trainer.evaluate"
+            n = self.config.eval_batch_size if batch_size is None else check_int(own, "batch_size", batch_size, low=1)
+            s = derive_seed(self.config.seed, "evaluate", 0) if seed is None else check_seed(own, "seed", seed)
             batch = self.task.sample(n, seed=s).to(self.device)
             gen_seed = derive_seed(s, "evaluate-noise")
         with torch.no_grad():
@@ -237,9 +247,18 @@ class Trainer:
         finally:
             torch.set_flush_denormal(was_flushing)
 
+    def interrupt(self, reason: str = "interrupted") -> None:
+        """Ask a running :meth:`fit` to stop after the step in progress: it saves a checkpoint of the
+        step reached (with a ``run_dir``) and raises :class:`~rnnscope.errors.TrainingInterruptedError`.
+        Safe to call from a signal handler (it only sets a flag; the step is never cut)."""
+        self._interrupted_by = str(reason)
+
     def _fit(self, steps: int | None) -> TrainingResult:
-        total_steps = self.config.steps if steps is None else int(steps)
+        total_steps = self.config.steps if steps is None else check_int("Trainer.fit", "steps", steps, low=0)
         cfg = self.config
+        self._check_metrics_file()
+        if self.step == 0 and not self.history:
+            self._start_fresh_metrics()
         for cb in self.callbacks:
             cb.on_fit_start(self)
         start = time.perf_counter() - self.elapsed
@@ -256,6 +275,8 @@ class Trainer:
             if cfg.stop_at_criterion and self.last_evaluation.get("performance", 0.0) >= self.criterion:
                 stopped = "criterion"
             while stopped != "criterion" and self.step < total_steps:
+                if self._interrupted_by is not None:
+                    self._stop_interrupted()
                 loss = self.train_step()
                 self.elapsed = time.perf_counter() - start
                 if self.step % cfg.log_every == 0:
@@ -290,6 +311,15 @@ class Trainer:
             cb.on_fit_end(self, result)
         return result
 
+    def _stop_interrupted(self) -> None:
+        reason, self._interrupted_by = self._interrupted_by, None
+        if self._last_checkpoint_step != self.step:
+            self.save_checkpoint()
+        saved = (f"Its checkpoint is saved in {self.run_dir}; resume from it to continue."
+                 if self.run_dir is not None else "Without a run_dir, nothing was saved.")
+        raise TrainingInterruptedError(f"Training stopped at step {self.step} ({reason}). {saved}",
+                                       step=self.step, signal_name=str(reason))
+
     def _evaluate_and_log(self) -> None:
         self.last_evaluation = self.evaluate()
         self._log({"step": self.step, "eval": self.last_evaluation})
@@ -302,7 +332,18 @@ class Trainer:
         if self.run_dir is not None:
             self.run_dir.mkdir(parents=True, exist_ok=True)
             with open(self.run_dir / METRICS_NAME, "a", encoding="utf-8") as f:
-                f.write(json.dumps(record) + "\n")
+                f.write(strict_json(record) + "\n")
+
+    def _check_metrics_file(self) -> None:
+        path = None if self.run_dir is None else self.run_dir / METRICS_NAME
+        if path is not None and path.exists() and not path.is_file():
+            raise CheckpointError(f"{path} is not a file; the trainer writes its history there. Move it away.")
+
+    def _start_fresh_metrics(self) -> None:
+        path = None if self.run_dir is None else self.run_dir / METRICS_NAME
+        if path is not None and path.is_file() and path.stat().st_size > 0:
+            path.write_bytes(b"")
+            _LOG.info("%s held the history of an earlier start from step 0; it starts afresh.", path)
 
     def save_checkpoint(self, path: str | Path | None = None) -> Path | None:
         """Write the checkpoint (to ``run_dir`` unless ``path`` is given); returns its path."""
@@ -320,6 +361,7 @@ class Trainer:
         }
         save_checkpoint(path, self.model, self.optimizer, step=self.step, metadata=meta)
         self._last_checkpoint_step = self.step
+        self._last_checkpoint_finite = all(bool(torch.isfinite(p).all()) for p in self.model.parameters())
         for cb in self.callbacks:
             cb.on_checkpoint(self, Path(path))
         return Path(path)
@@ -335,19 +377,27 @@ class Trainer:
                 raise ConfigError("Trainer.resume needs a checkpoint path or a run_dir.")
             path = self.run_dir / CHECKPOINT_NAME
         ckpt = load_checkpoint(path)
-        missing = self.model.load_state_dict(ckpt.model_state, strict=True)
-        del missing
-        if ckpt.optimizer_state is not None:
-            self.optimizer.load_state_dict(ckpt.optimizer_state)
+        self._check_metrics_file()
+        history_text = self._read_metrics()
+        try:
+            self.model.load_state_dict(ckpt.model_state, strict=True)
+            if ckpt.optimizer_state is not None:
+                self.optimizer.load_state_dict(ckpt.optimizer_state)
+        except (RuntimeError, ValueError, KeyError) as exc:
+            raise CheckpointError(f"The checkpoint {path} does not fit this model and optimiser (other sizes or "
+                                  f"settings): {str(exc).splitlines()[0]}") from None
         self.step = ckpt.step
         self._last_checkpoint_step = ckpt.step
+        self._last_checkpoint_finite = all(bool(torch.isfinite(t).all()) for t in ckpt.model_state.values()
+                                           if t.is_floating_point())
         self.elapsed = float(ckpt.metadata.get("elapsed", 0.0))
         last = ckpt.metadata.get("last_loss")
         self.last_loss = float("nan") if last is None else float(last)
-        self.last_evaluation = dict(ckpt.metadata.get("last_evaluation") or {})
-        if self.run_dir is not None and (self.run_dir / METRICS_NAME).is_file():
+        self.last_evaluation = {k: float("nan") if v is None else v  # strict JSON stored NaN as null
+                                for k, v in (ckpt.metadata.get("last_evaluation") or {}).items()}
+        if history_text is not None:
             kept = []
-            for line in (self.run_dir / METRICS_NAME).read_text(encoding="utf-8").splitlines():
+            for line in history_text.splitlines():
                 try:
                     rec = json.loads(line)
                 except json.JSONDecodeError:
@@ -358,10 +408,23 @@ class Trainer:
             atomic_write_text(self.run_dir / METRICS_NAME, "".join(k + "\n" for k in kept))
         return self
 
+    def _read_metrics(self) -> str | None:
+        path = None if self.run_dir is None else self.run_dir / METRICS_NAME
+        if path is None or not path.is_file():
+            return None
+        try:
+            return path.read_text(encoding="utf-8")
+        except UnicodeDecodeError as exc:
+            raise CheckpointError(f"{path} is damaged: it is not UTF-8 text (byte {exc.start}). Move it away to "
+                                  "resume (the checkpoint does not need it; the history before it is lost).") from None
+
     def _diverged(self, loss: float) -> None:
         self._log({"step": self.step + 1, "diverged": True, "loss": loss if math.isfinite(loss) else str(loss)})
-        if self._last_checkpoint_step is not None and self.run_dir is not None:
+        if self._last_checkpoint_step is not None and self.run_dir is not None and self._last_checkpoint_finite:
             kept = f"The last good checkpoint (step {self._last_checkpoint_step}) is kept in {self.run_dir}."
+        elif self._last_checkpoint_step is not None and self.run_dir is not None:
+            kept = (f"The last checkpoint (step {self._last_checkpoint_step}, in {self.run_dir}) already holds NaN or "
+                    "infinite weights: resuming from it cannot help; start the run again.")
         else:
             kept = "No checkpoint had been written yet."
         raise TrainingDivergedError(

@@ -331,9 +331,9 @@ def fit_rnn(
     if zscore_on is not None and (not isinstance(zscore_on, NeuralData) or zscore_on.n_neurons != data.n_neurons):
         raise ConfigError(f"The 'zscore_on' parameter of {own} must be a NeuralData with the {data.n_neurons} "
                           f"neurons of 'data', or None. Got {zscore_on!r} instead.")
-    _check_variance(own, "data", data)
+    data.check_varies(own, "data")
     if test_data is not None:
-        _check_variance(own, "test_data", test_data)
+        test_data.check_varies(own, "test_data")
     norm = Normalisation.zscore(zscore_on or data) if zscore else Normalisation.identity(data.n_neurons)
     model = _build_model(data, rank=rank, hidden_size=hidden_size, mapping=mapping, readout=readout, tau=tau,
                          nonlinearity=nonlinearity, noise_std=noise_std, learn_initial_state=learn_initial_state,
@@ -466,15 +466,6 @@ def choose_rank(ranks: Sequence[int], r2_test: Sequence[float], tolerance: float
     return min(k for k, r, e in zip(ranks, r2_test, se) if r >= best - tolerance - e)
 
 
-def _check_variance(owner: str, name: str, data: NeuralData) -> None:
-    """Refuse activity without variance: there is nothing to fit, and R^2 (a ratio to it) is undefined."""
-    x = data.activity.double()[data.valid_mask()]
-    if x.shape[0] < 2 or bool((x.std(dim=0) == 0).all()):
-        raise ConfigError(f"The {name!r} parameter of {owner} must hold activity that varies. Got activity with zero "
-                          f"variance (every one of the {data.n_neurons} neurons is constant over the valid bins) "
-                          "instead: there is nothing to fit.")
-
-
 def _normalised(data: NeuralData, norm: Normalisation) -> NeuralData:
     return data._replace(activity=norm.apply(data.activity.double()))
 
@@ -548,7 +539,7 @@ def select_rank(
     if {"rank", "test_data", "zscore_on"} & set(fit_kwargs):
         raise ConfigError(f"{own} sets 'rank', 'test_data' and 'zscore_on' itself; give 'ranks' and 'test_fraction' "
                           f"instead.")
-    _check_variance(own, "data", data)
+    data.check_varies(own, "data")
     split_seed = fit_kwargs.get("seed", 0) if split_seed is None else split_seed
     train, test = data.split(test_fraction, seed=split_seed, stratify=keys if stratify is None else stratify)
     averaged = target == "condition-average"

@@ -262,6 +262,15 @@ class NeuralData(ActivitySource):
         """Boolean (trials, time) mask of the bins inside each trial."""
         return torch.arange(self.n_time) < self.lengths[:, None]
 
+    def check_varies(self, owner: str, argument: str = "data") -> None:
+        """Raise a ConfigError (naming ``argument`` of ``owner``) when no neuron's activity varies over
+        the valid bins: there is nothing to fit, and R^2 (a ratio to the variance) is undefined."""
+        x = self.activity.double()[self.valid_mask()]
+        if x.shape[0] < 2 or bool((x.std(dim=0) == 0).all()):
+            raise ConfigError(f"The {argument!r} parameter of {owner} must hold activity that varies. Got activity "
+                              f"with zero variance (every one of the {self.n_neurons} neurons is constant over the "
+                              "valid bins) instead: there is nothing to fit.")
+
     def __repr__(self) -> str:
         conds = ", ".join(self.conditions) or "none"
         return (f"NeuralData({self.n_trials} trials x {self.n_time} bins of {self.dt:g} ms x {self.n_neurons} neurons, "

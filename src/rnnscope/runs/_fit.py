@@ -155,6 +155,9 @@ def fit_run(
     if target == "condition-average" and keys is None:
         raise ConfigError("--target condition-average averages the trials of each condition: name the trial columns "
                           "that define a condition with --conditions (e.g. --conditions coherence).")
+    data.check_varies(own, "data")  # what the fit refuses is refused before any notice
+    for k in rank_list:
+        check_int(own, "ranks", k, low=1, high=hidden_size or data.n_neurons)
     notices = [n for n in (_no_input_notice(path, data),) if n is not None]
     for notice in notices:
         if notify is not None:

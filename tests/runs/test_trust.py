@@ -147,7 +147,7 @@ def test_a_damaged_history_stops_resume_before_any_training(damage, pattern, tin
 @pytest.mark.parametrize("argv", [
     ["train", "--resume", "{run}", "--steps", "6", "--no-progress"],
     ["train", "flipflop", "--steps", "3", "--out", "{busy}", "--no-progress"],
-    ["fit", "{data}", "--steps", "2", "--out", "{busy}", "--no-progress"],
+    ["fit", "{data}", "--steps", "2", "--ranks", "1,2", "--out", "{busy}", "--no-progress"],
 ], ids=["resume", "train", "fit"])
 def test_a_folder_in_use_is_refused_and_left_as_it_is(argv, tiny_run, tmp_path):
     data, busy = tmp_path / "d.npz", tmp_path / "busy"  # busy: a folder another process just started to fill

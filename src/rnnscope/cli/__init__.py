@@ -214,7 +214,7 @@ def cmd_reproduce(args: argparse.Namespace) -> int:
 
 
 def cmd_compare(args: argparse.Namespace) -> int:
-    metrics = list(METRICS) if args.metric == "all" else [args.metric]
+    metrics = None if args.metric == "all" else [args.metric]  # all: every metric that applies
     out = check_output_folder(Path(args.out) if args.out else Path("."), "--out")
     report = compare_sources(args.a, args.b, metrics=metrics, n_trials=args.trials, seed=args.seed,
                              n_permutations=args.permutations)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +32,8 @@ class ComparisonReport:
         n_trials: trials compared; n_steps: time bins per trial.
         results: metric name -> :class:`SimilarityResult`.
         task: the task the runs were simulated on (None for two data files).
+        skipped: metric name -> why it does not apply to these data (only when every metric was
+            asked for, ``metrics=None``: e.g. DSA on trials shorter than its delay embedding).
     """
 
     a: str
@@ -41,10 +43,12 @@ class ComparisonReport:
     n_steps: int
     results: dict[str, SimilarityResult]
     task: str | None = None
+    skipped: dict[str, str] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         return {"a": self.a, "b": self.b, "kind": self.kind, "task": self.task, "n_trials": self.n_trials,
-                "n_steps": self.n_steps, "results": {k: r.to_dict() for k, r in self.results.items()}}
+                "n_steps": self.n_steps, "results": {k: r.to_dict() for k, r in self.results.items()},
+                "skipped": dict(self.skipped)}
 
     def save(self, path: str | Path) -> Path:
         path = Path(path)
@@ -52,9 +56,10 @@ class ComparisonReport:
         return path
 
     def table(self) -> str:
-        """The scores with their permutation baselines, one metric per line."""
+        """The scores with their permutation baselines, one metric per line (and the metrics skipped)."""
         head = f"{'metric':<18} {'score':>8}   permutation null (mean +- std), p-value"
-        return "\n".join([head, *(r.line() for r in self.results.values())])
+        skipped = [f"{k:<18} skipped: {why}" for k, why in self.skipped.items()]
+        return "\n".join([head, *(r.line() for r in self.results.values()), *skipped])
 
 
 def _load_source(owner: str, name: str, path: str | Path):
@@ -80,7 +85,7 @@ def compare_sources(
     a: str | Path,
     b: str | Path,
     *,
-    metrics: Sequence[str] = METRICS,
+    metrics: Sequence[str] | None = None,
     n_trials: int = 64,
     seed: int = 0,
     n_permutations: int = 200,
@@ -94,7 +99,8 @@ def compare_sources(
       on the data's inputs and its rates compared with the recorded activity.
     - Two data files: their activity is compared directly (same trials and time bins).
 
-    Each metric comes with its permutation baseline (see the module docstring).
+    Each metric comes with its permutation baseline (see the module docstring). ``metrics=None``
+    computes every metric that applies to these data and names the others in ``skipped``.
     """
     owner = "compare_sources"
     n_trials = check_int(owner, "n_trials", n_trials, low=4)
@@ -132,6 +138,16 @@ def compare_sources(
         X, Y = (rates, data) if kind_a == "run" else (data, rates)
         task_name = run.task.name
     X, Y = _pair(owner, X, Y)
-    results = compare_activity(X, Y, metrics=metrics, n_permutations=n_permutations, seed=seed)
+    skipped: dict[str, str] = {}
+    if metrics is not None:
+        results = compare_activity(X, Y, metrics=metrics, n_permutations=n_permutations, seed=seed)
+    else:  # every metric that applies to these data; the others are named with the reason
+        results = {}
+        for name in METRICS:
+            try:
+                results.update(compare_activity(X, Y, metrics=[name], n_permutations=n_permutations, seed=seed))
+            except ShapeError as exc:
+                skipped[name] = str(exc)
     return ComparisonReport(a=str(a), b=str(b), kind=f"{kind_a}-{kind_b}", n_trials=int(X.shape[0]),
-                            n_steps=int(X.shape[1]) if X.ndim == 3 else 1, results=results, task=task_name)
+                            n_steps=int(X.shape[1]) if X.ndim == 3 else 1, results=results, task=task_name,
+                            skipped=skipped)

@@ -158,10 +158,6 @@ def fit_run(
     data.check_varies(own, "data")  # what the fit refuses is refused before any notice
     for k in rank_list:
         check_int(own, "ranks", k, low=1, high=hidden_size or data.n_neurons)
-    notices = [n for n in (_no_input_notice(path, data),) if n is not None]
-    for notice in notices:
-        if notify is not None:
-            notify(notice)
     config = {"data": str(path) if path is not None else "<NeuralData>", "rank": rank, "ranks": rank_list,
               "hidden_size": hidden_size or data.n_neurons, "mapping": mapping, "target": target, "conditions": keys,
               "steps": steps, "batch_size": batch_size, "learning_rate": learning_rate, "test_fraction": test_fraction,
@@ -171,6 +167,10 @@ def fit_run(
               "rates": rates, "smooth_ms": smooth_ms, "seed": seed}
     with folder_lock(out):
         _refuse_existing_fit(out)  # a second `fit` may have finished it meanwhile
+        notices = [n for n in (_no_input_notice(path, data),) if n is not None]  # once the fit will run
+        for notice in notices:
+            if notify is not None:
+                notify(notice)
         sel = select_rank(data, rank_list, target=target, conditions=keys, test_fraction=test_fraction,
                           stratify=stratify, tolerance=tolerance, split_seed=seed, run_dir=out,
                           hidden_size=hidden_size, mapping=mapping, tau=tau, steps=steps, batch_size=batch_size,

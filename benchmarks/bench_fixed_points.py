@@ -10,24 +10,30 @@ Both methods start from the same 1024 candidates: states of 128 noise-free trial
 (std 0.1), drawn with :func:`rnnscope.analysis.candidates_from_trajectories` (draw k: seed k).
 
 * **rnnscope**: :func:`rnnscope.analysis.find_fixed_points` (dogleg trust-region Newton with the
-  analytic Jacobian, chord steps, a chord filter for candidates near points already found, midpoint
-  seeding, float64). Its time includes de-duplication and the eigen-decomposition (eigenvalues *and*
-  eigenvectors) of every point.
+  analytic Jacobian, float32 factorisations refined in float64 above 128 units, chord steps, the
+  chord test that drops candidates the points found explain, midpoint seeding, polish in float64).
+  Its time includes de-duplication and the classification of every point: the eigenvalues of its
+  Jacobian (:func:`rnnscope.numerics.sorted_eigvals`), from which the number of unstable directions.
+  The eigenvectors are computed when first read; "+eigenvectors" adds reading them.
 * **Adam** (the FixedPointFinder recipe, Golub & Sussillo 2018): minimise the mean of
   ``q = |F(x)|^2 / 2`` over all candidates with Adam, learning rate 1.0, multiplied by 0.95 whenever
   the loss has not improved (by 1e-4 relative) for 5 steps, until every candidate has q < 1e-10 (or
   10,000 steps); then the same de-duplication (``tol_unique = 1e-3`` times the RMS norm of the
-  candidates, lowest q kept). Run in float32 and float64. "search" is that time; "+classify" adds the
-  eigen-decomposition of the distinct points (:func:`rnnscope.analysis.linearise`), so that both
-  columns of the table describe the same work.
+  candidates, lowest q kept). Run in float32 (and float64 with ``--dtypes``). "search" is that time;
+  "+classify" adds the same classification as rnnscope's (the same call of
+  :func:`rnnscope.numerics.sorted_eigvals` on the float64 Jacobians of the distinct points), so that
+  both columns describe the same work; "+eigenvectors" adds instead the full decomposition
+  (:func:`rnnscope.numerics.sorted_eig`).
+
+The methods run round-robin (rnnscope, Adam float32, ...) ``--repeats`` times and the best time of
+each is kept, so that a busy machine penalises them alike; each ratio is rnnscope's time over Adam's
+in the same column, in the same process. ``OMP_WAIT_POLICY`` is PASSIVE unless set: with the
+default, a thread waiting for a core that another process holds spins, and on a busy 2-core machine
+every parallel op of either method can then take milliseconds.
 
 Trained weights are cached in ``--cache`` (default: a folder in the system temp dir).
 
-Measured (torch 2.13 CPU, 2 threads, OMP_WAIT_POLICY=PASSIVE, on a 2-core machine shared with other
-jobs, so +-50%): 64 units: rnnscope 0.15-0.21 s with all 27 points on every draw; Adam float32
-0.33-0.57 s, float64 0.57-0.65 s, 26 of 27 on one draw of the 500-step network. 256 units: rnnscope
-2.9-4.3 s, 27 on every draw (eigen-decomposition ~40%, LU ~25%); Adam float32 1.2-1.6 s search
-(2.7-3.3 s with the same eigen-decomposition), float64 2.1-3.3 s, 25-27 points.
+Measured: see docs/benchmarks.md.
 
 Run: ``python benchmarks/bench_fixed_points.py [--networks 64-criterion ...] [--repeats 3] [--draws 3]
 [--threads 2]``.
@@ -37,14 +43,18 @@ from __future__ import annotations
 
 import argparse
 import copy
+import os
 import tempfile
 import time
 from pathlib import Path
 
-import torch
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # before torch starts its threads
 
-from rnnscope import RateRNN, Trainer, TrainingConfig, simulate, tasks
-from rnnscope.analysis import candidates_from_trajectories, find_fixed_points, linearise
+import torch  # noqa: E402
+
+from rnnscope import RateRNN, Trainer, TrainingConfig, simulate, tasks  # noqa: E402
+from rnnscope.analysis import candidates_from_trajectories, find_fixed_points  # noqa: E402
+from rnnscope.numerics import sorted_eig, sorted_eigvals  # noqa: E402
 
 TAU, N_CANDIDATES, NOISE, TOL_Q, TOL_UNIQUE = 20.0, 1024, 0.1, 1e-10, 1e-3
 # (units, learning rate, training steps, stop at the task's criterion)
@@ -120,52 +130,81 @@ def adam_search(model: RateRNN, cand: torch.Tensor, dtype: torch.dtype, max_step
     return xs[keep], qs[keep], steps, int(converged.sum())
 
 
-def by_n_unstable(model: RateRNN, points: torch.Tensor) -> dict[int, int]:
-    lam = linearise(model, points).eigenvalues
+def classify(model: RateRNN, points: torch.Tensor, eigenvectors: bool = False) -> dict[int, int]:
+    """The classification find_fixed_points makes: the sorted eigenvalues of each point's Jacobian
+    (float64), unstable directions counted with its default tolerance; with ``eigenvectors``, from
+    the full decomposition."""
+    m64 = model.for_analysis()
+    with torch.no_grad():
+        jac = m64.jacobian(points)
+        lam = sorted_eig(jac, m64.time)[0] if eigenvectors else sorted_eigvals(jac, m64.time)
     n_unstable = (lam.real > 1e-8 * lam.abs().amax(-1, keepdim=True)).sum(-1)
     values, counts = torch.unique(n_unstable, return_counts=True)
     return {int(v): int(c) for v, c in zip(values, counts)}
 
 
-def best_of(fn, repeats: int):
-    best, out = float("inf"), None
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        out = fn()
-        best = min(best, time.perf_counter() - t0)
-    return best, out
+def timed(fn):
+    t0 = time.perf_counter()
+    out = fn()
+    return time.perf_counter() - t0, out
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--networks", nargs="+", default=list(NETWORKS), choices=list(NETWORKS))
-    parser.add_argument("--repeats", type=int, default=3, help="timing: best of this many runs")
+    parser.add_argument("--repeats", type=int, default=3, help="timing: best of this many round-robin runs")
     parser.add_argument("--draws", type=int, default=3, help="candidate sets (seeds) for the point counts")
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--dtypes", nargs="+", default=["float32", "float64"], choices=["float32", "float64"],
+                        help="precisions of the Adam baseline")
     parser.add_argument("--cache", type=Path, default=Path(tempfile.gettempdir()) / "rnnscope_bench_fixed_points")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
-    print(f"torch {torch.__version__}, {args.threads} threads; times: best of {args.repeats} on candidate "
-          f"draw 0; {N_CANDIDATES} candidates (trial states + noise {NOISE}); 3-bit flip-flop, tau {TAU:g} ms")
+    dtypes = [getattr(torch, name) for name in args.dtypes]
+    print(f"torch {torch.__version__}, {args.threads} threads, OMP_WAIT_POLICY={os.environ['OMP_WAIT_POLICY']}; "
+          f"times: best of {args.repeats} round-robin runs on candidate draw 0; {N_CANDIDATES} candidates (trial "
+          f"states + noise {NOISE}); 3-bit flip-flop, tau {TAU:g} ms")
     for name in args.networks:
         model = trained_network(name, args.cache)
         draws = [candidates(model, seed) for seed in range(args.draws)]
         print(f"\n{name}")
-        print(f"  {'method':<14}{'search s':>9}{'+classify s':>12}  {'distinct per draw':<20}by_n_unstable, draw 0 (max q)")
+        print(f"  {'method':<14}{'search s':>9}{'+classify s':>12}{'ratio':>7}{'+eigenvectors s':>16}{'ratio':>7}  "
+              f"{'distinct per draw':<20}by_n_unstable, draw 0 (max q)")
 
         def ours(cand):
             return find_fixed_points(model, None, cand, progress=False).fixed()
 
-        t, fixed = best_of(lambda: ours(draws[0]), args.repeats)
+        best: dict[str, float] = {}
+        out: dict[str, object] = {}
+
+        def keep(key: str, t: float) -> None:
+            best[key] = min(best.get(key, float("inf")), t)
+
+        for _ in range(args.repeats):  # round-robin: every method once per round
+            t, out["rnnscope"] = timed(lambda: ours(draws[0]))
+            keep("rnnscope", t)
+            keep("rnnscope vectors", t + timed(lambda: out["rnnscope"].eigenvectors)[0])
+            for dtype in dtypes:
+                key = str(dtype)[6:]
+                t_search, found = timed(lambda: adam_search(model, draws[0], dtype))
+                t_class, by_k = timed(lambda: classify(model, found[0]))
+                t_vectors = timed(lambda: classify(model, found[0], eigenvectors=True))[0]
+                keep(key, t_search)
+                keep(key + " classify", t_search + t_class)
+                keep(key + " vectors", t_search + t_vectors)
+                out[key] = (found, by_k)
+        fixed = out["rnnscope"]
         counts = [len(fixed)] + [len(ours(c)) for c in draws[1:]]
-        print(f"  {'rnnscope':<14}{'':>9}{t:>12.3f}  {str(counts):<20}{fixed.by_n_unstable()} "
-              f"(max q {float(fixed.q.max()):.1e})")
-        for dtype in (torch.float32, torch.float64):
-            t_search, (points, q, steps, n_conv) = best_of(lambda: adam_search(model, draws[0], dtype), args.repeats)
-            t_class, by_k = best_of(lambda: by_n_unstable(model, points), args.repeats)
+        print(f"  {'rnnscope':<14}{'':>9}{best['rnnscope']:>12.3f}{'':>7}{best['rnnscope vectors']:>16.3f}{'':>7}  "
+              f"{str(counts):<20}{fixed.by_n_unstable()} (max q {float(fixed.q.max()):.1e})")
+        for dtype in dtypes:
+            key = str(dtype)[6:]
+            (points, q, steps, n_conv), by_k = out[key]
             counts = [len(points)] + [len(adam_search(model, c, dtype)[0]) for c in draws[1:]]
-            label = f"Adam {str(dtype)[6:]}"
-            print(f"  {label:<14}{t_search:>9.3f}{t_search + t_class:>12.3f}  {str(counts):<20}{by_k} "
+            ratio = best["rnnscope"] / best[key + " classify"]
+            ratio_vectors = best["rnnscope vectors"] / best[key + " vectors"]
+            print(f"  {'Adam ' + key:<14}{best[key]:>9.3f}{best[key + ' classify']:>12.3f}{ratio:>7.2f}"
+                  f"{best[key + ' vectors']:>16.3f}{ratio_vectors:>7.2f}  {str(counts):<20}{by_k} "
                   f"(max q {float(q.max()):.1e}; {steps} steps, {n_conv}/{N_CANDIDATES} converged)")
 
 

@@ -345,6 +345,26 @@ def _some_points() -> FixedPoints:
     return find_fixed_points(model, initial_states=torch.linspace(-3, 3, 61, dtype=f64)[:, None], progress=False)
 
 
+def test_eigenvectors_are_computed_when_read_and_match_the_eigenvalues(tmp_path):
+    # the search classifies from eigenvalues alone; a subset taken before reading computes only its
+    # own vectors, and they are those of its eigenvalues, in their order
+    N = 12
+    gen = torch.Generator().manual_seed(7)
+    model = RateRNN.from_weights(2.0 * torch.randn(N, N, generator=gen, dtype=f64) / math.sqrt(N), bias=False,
+                                 tau=10.0, dt=1.0)
+    fps = find_fixed_points(model, initial_states=2 * torch.randn(300, N, generator=gen, dtype=f64), progress=False)
+    assert len(fps.fixed()) >= 3
+    part = fps[1:3]
+    jac = model.jacobian(part.states).to(torch.complex128)
+    V = part.eigenvectors
+    assert torch.allclose(jac @ V, V * part.eigenvalues[:, None, :], atol=1e-10)
+    assert torch.allclose(fps.eigenvectors[1:3], V, atol=1e-12)
+    with pytest.raises(AttributeError, match="immutable"):
+        fps.states = fps.states
+    back = FixedPoints.load(fps.save(tmp_path / "points"))
+    assert torch.equal(back.eigenvectors, fps.eigenvectors)
+
+
 def test_fixed_points_save_load_roundtrip(tmp_path):
     fps = _some_points()
     path = fps.save(tmp_path / "points")

@@ -3,7 +3,7 @@ their linearisation, saveable."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Callable
 from pathlib import Path
 
 import torch
@@ -16,7 +16,6 @@ __all__ = ["FixedPoints"]
 _ARRAYS = ("states", "q", "inputs", "eigenvalues", "eigenvectors", "n_unstable", "is_slow")
 
 
-@dataclass(frozen=True, eq=False)
 class FixedPoints:
     """A batch of fixed (and slow) points with their linearisation.
 
@@ -28,11 +27,14 @@ class FixedPoints:
             the map in discrete time), complex, sorted by decreasing real part (continuous) or modulus
             (discrete).
         eigenvectors: the matching right eigenvectors, as columns (unit norm, largest entry real
-            and positive).
+            and positive). A search computes them when they are first read: classifying the points
+            needs only the eigenvalues, which take about 2/3 of the time of a full decomposition.
         n_unstable: number of unstable directions (real part > 0, resp. modulus > 1).
         is_slow: True for slow points (the search stopped with ``q`` above its tolerance).
         time: ``"continuous"`` or ``"discrete"``.
         dt: the model's time step in ms (time constants of discrete-time modes need it).
+
+    The object is immutable.
 
     Shape:
         - states: (n, hidden_size); q: (n,); inputs: (n, input_size)
@@ -40,17 +42,28 @@ class FixedPoints:
         - n_unstable, is_slow: (n,)
     """
 
-    states: torch.Tensor
-    q: torch.Tensor
-    inputs: torch.Tensor
-    eigenvalues: torch.Tensor
-    eigenvectors: torch.Tensor
-    n_unstable: torch.Tensor
-    is_slow: torch.Tensor
-    time: str = "continuous"
-    dt: float = 1.0
+    __slots__ = ("states", "q", "inputs", "eigenvalues", "_eigenvectors", "_vectors_of", "n_unstable", "is_slow",
+                 "time", "dt")
 
-    def __post_init__(self) -> None:
+    def __init__(self, states: torch.Tensor, q: torch.Tensor, inputs: torch.Tensor, eigenvalues: torch.Tensor,
+                 eigenvectors: torch.Tensor, n_unstable: torch.Tensor, is_slow: torch.Tensor,
+                 time: str = "continuous", dt: float = 1.0) -> None:
+        self._init(states, q, inputs, eigenvalues, eigenvectors, None, n_unstable, is_slow, time, dt)
+
+    @classmethod
+    def _deferred(cls, states: torch.Tensor, q: torch.Tensor, inputs: torch.Tensor, eigenvalues: torch.Tensor,
+                  vectors_of: Callable[[torch.Tensor, torch.Tensor], torch.Tensor], n_unstable: torch.Tensor,
+                  is_slow: torch.Tensor, time: str, dt: float) -> FixedPoints:
+        """Points whose eigenvectors ``vectors_of(states, eigenvalues)`` computes when first read."""
+        out = cls.__new__(cls)
+        out._init(states, q, inputs, eigenvalues, None, vectors_of, n_unstable, is_slow, time, dt)
+        return out
+
+    def _init(self, states, q, inputs, eigenvalues, eigenvectors, vectors_of, n_unstable, is_slow, time, dt) -> None:
+        values = dict(states=states, q=q, inputs=inputs, eigenvalues=eigenvalues, _eigenvectors=eigenvectors,
+                      _vectors_of=vectors_of, n_unstable=n_unstable, is_slow=is_slow, time=time, dt=dt)
+        for name, value in values.items():
+            object.__setattr__(self, name, value)
         if self.time not in ("continuous", "discrete"):
             raise ConfigError(f"The 'time' parameter of FixedPoints must be one of 'continuous', 'discrete'. "
                               f"Got {self.time!r} instead.")
@@ -62,11 +75,25 @@ class FixedPoints:
                     "eigenvectors": "(n, hidden_size, hidden_size)", "n_unstable": "(n,)", "is_slow": "(n,)"}
         shapes = {"q": (n,), "eigenvalues": (n, N), "eigenvectors": (n, N, N), "n_unstable": (n,), "is_slow": (n,)}
         for name, shown in expected.items():
-            shape = tuple(getattr(self, name).shape)
+            value = self._eigenvectors if name == "eigenvectors" else getattr(self, name)
+            if value is None:  # eigenvectors still to compute
+                continue
+            shape = tuple(value.shape)
             bad = (len(shape) != 2 or shape[0] != n) if name == "inputs" else shape != shapes[name]
             if bad:
                 raise ShapeError(f"The {name!r} parameter of FixedPoints must have shape {shown} with "
                                  f"n = {n}, hidden_size = {N}. Got {shape} instead.")
+
+    def __setattr__(self, name: str, value) -> None:
+        raise AttributeError(f"FixedPoints is immutable: cannot set {name!r}.")
+
+    @property
+    def eigenvectors(self) -> torch.Tensor:
+        """The right eigenvectors (see the class); computed on first use after a search."""
+        if self._eigenvectors is None:
+            object.__setattr__(self, "_eigenvectors", self._vectors_of(self.states, self.eigenvalues))
+            object.__setattr__(self, "_vectors_of", None)
+        return self._eigenvectors
 
     # ------------------------------------------------------------------ sizes and subsets
     def __len__(self) -> int:
@@ -84,6 +111,9 @@ class FixedPoints:
         """The subset selected by an index, a slice, a boolean mask or an index tensor."""
         if isinstance(index, int):
             index = slice(index, index + 1) if index != -1 else slice(-1, None)
+        if self._eigenvectors is None:
+            kw = {name: getattr(self, name)[index] for name in _ARRAYS if name != "eigenvectors"}
+            return FixedPoints._deferred(**kw, vectors_of=self._vectors_of, time=self.time, dt=self.dt)
         kw = {name: getattr(self, name)[index] for name in _ARRAYS}
         return FixedPoints(**kw, time=self.time, dt=self.dt)
 

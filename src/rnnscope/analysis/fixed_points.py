@@ -14,16 +14,18 @@ float64 with the model's analytic Jacobian ``J``:
    classic recipe, slows down near the degenerate minima of q and needs hundreds to thousands of
    steps.) After an accepted Newton step, *chord steps* ``dx = -J(x_0)^{-1} F(x)`` reuse the same LU
    factors while each at least quarters q: one evaluation of F and two triangular solves instead of a
-   new Jacobian and factorisation. Points that converge are retired; points that come within the
-   de-duplication radius of a retired one are dropped.
-3. **Waves**: with many candidates (more than 256), a strided subset of 64 is searched first. Each
-   remaining candidate then runs three chord steps with the Jacobian of its nearest point found (one
-   LU per found point, shared); a candidate that lands on that point so fast lies where the
-   linearisation at that point already describes the vector field, and is skipped. The next 64 of
-   the unexplained candidates are searched, the rest filtered again, and so on. What is left to
-   search is mostly states between attractors -- where the saddles are.
-4. **Newton polishing**: undamped Newton steps on converged points, kept while q falls, so q ends
-   far below ``tol_q`` (typically at float64 round-off).
+   new Jacobian and factorisation. Above 128 units the Jacobians are factorised in float32 (half the
+   time) and each Newton step's solve is refined once in float64; F is always evaluated in float64.
+   Points that converge are retired; points that come within the de-duplication radius of a retired
+   one are dropped, and so are points that a root found *explains*: three chord steps with the
+   Jacobian of their nearest root take them onto it, so the search from them would find it again.
+3. **Waves**: with many candidates (more than 256), a strided subset of 64 is searched first; the
+   remaining candidates that the roots found explain are skipped (one LU per root, kept for every
+   later test), the next 64 of the others are searched, and so on. What is left to search is mostly
+   states between attractors -- where the saddles are.
+4. **Newton polishing**: the Jacobian of each converged point factorised once (the factors the chord
+   tests then reuse) and undamped steps with it, kept while q falls, so q ends far below ``tol_q``
+   (typically at float64 round-off).
 5. **Midpoint seeding**: saddles between attractors are seldom visited on trials. A second round starts
    on the segment between each pair of stable points found in the first round -- at its midpoint and
    at every dip of q along it (a saddle need not sit halfway) -- and at the centroid of the stable
@@ -34,7 +36,9 @@ float64 with the model's analytic Jacobian ``J``:
    lowest q is kept); points farther from the centroid of the candidates than ``outlier_scale`` times
    the median distance of the candidates from it are dropped; each point is classified from the
    eigenvalues of the Jacobian of the vector field (real parts above zero are unstable in continuous
-   time, moduli above one in discrete time).
+   time, moduli above one in discrete time). The eigenvectors are computed when
+   :attr:`FixedPoints.eigenvectors` is first read (a decomposition without them takes about 2/3 of
+   the time; a low-rank network's come with its eigenvalues).
 
 Points where the search stops with ``q > tol_q`` (local minima of q -- slow points -- or the iteration
 budget ran out) are kept, flagged ``is_slow``, and never mixed with the fixed points
@@ -60,7 +64,14 @@ from .._validation import check_bool, check_finite, check_float, check_int, chec
 from ..dynamics import Trajectory, simulate
 from ..errors import ConfigError, ShapeError
 from ..models import AbstractRNN
-from ..numerics import NonlinearSystem, newton_search, sort_and_normalise, sorted_eig, unique_points
+from ..numerics import (
+    NonlinearSystem,
+    matching_eigenvectors,
+    newton_search,
+    sort_and_normalise,
+    sorted_eigvals,
+    unique_points,
+)
 from ..tasks import TrialBatch
 from ._fixed_points_result import FixedPoints
 from ._low_rank_search import _low_rank_eig, _low_rank_search, _segment_seeds
@@ -293,44 +304,52 @@ def _system(model: AbstractRNN, u: torch.Tensor) -> NonlinearSystem:
 
 
 class _SpectrumCache:
-    """Eigendecompositions of the model's Jacobian at points, computed once per point."""
+    """Eigenvalues of the model's Jacobian at points, computed once per point, and the number of
+    unstable directions they give: all that classifying the points needs. (A low-rank network's
+    eigenvectors come with its eigenvalues, from the K x K structure, and are kept too.)"""
 
     def __init__(self, model: AbstractRNN, u: torch.Tensor, tol: float) -> None:
         self.model, self.u, self.tol = model, u, tol
         N = model.hidden_size
         self.points = u.new_zeros(0, N)
         self.vals = torch.zeros(0, N, dtype=torch.complex128, device=u.device)
-        self.vecs = torch.zeros(0, N, N, dtype=torch.complex128, device=u.device)
+        self.vecs: torch.Tensor | None = None
         self.n_unstable = torch.zeros(0, dtype=torch.long, device=u.device)
 
-    def __call__(self, points: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """Eigenvalues (sorted), right eigenvectors and number of unstable directions."""
+    def __call__(self, points: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None, torch.Tensor]:
+        """Eigenvalues (sorted), right eigenvectors (None unless the structure gave them) and the
+        number of unstable directions."""
         index = torch.full((points.shape[0],), -1, dtype=torch.long, device=points.device)
         if self.points.shape[0] > 0 and points.shape[0] > 0:
-            d, j = torch.cdist(points, self.points).min(dim=1)
+            # exact distances: the matrix-product form cdist uses for many points is not 0 between
+            # equal points, and every point would be decomposed again
+            d, j = torch.cdist(points, self.points, compute_mode="donot_use_mm_for_euclid_dist").min(dim=1)
             index = torch.where(d == 0, j, index)
         new = index < 0
         if new.any():
             vals, vecs, nu = _spectrum(self.model, self.u, points[new], self.tol)
             index[new] = self.points.shape[0] + torch.arange(int(new.sum()), device=points.device)
+            if vecs is not None:
+                self.vecs = vecs if self.vecs is None else torch.cat([self.vecs, vecs])
             self.points = torch.cat([self.points, points[new]])
             self.vals = torch.cat([self.vals, vals])
-            self.vecs = torch.cat([self.vecs, vecs])
             self.n_unstable = torch.cat([self.n_unstable, nu])
-        return self.vals[index], self.vecs[index], self.n_unstable[index]
+        vecs = self.vecs[index] if self.vecs is not None else None
+        return self.vals[index], vecs, self.n_unstable[index]
 
 
 def _spectrum(model: AbstractRNN, u: torch.Tensor, points: torch.Tensor, tol: float):
-    """Eigenvalues (sorted), right eigenvectors and number of unstable directions at ``points``."""
+    """Eigenvalues (sorted), right eigenvectors where the low-rank structure gives them cheaply
+    (else None), and the number of unstable directions at ``points``."""
     N = model.hidden_size
-    if points.shape[0] == 0:
-        z = torch.zeros(0, N, dtype=torch.complex128, device=points.device)
-        return z, z.new_zeros(0, N, N), torch.zeros(0, dtype=torch.long, device=points.device)
-    low = _low_rank_eig(model, points)
+    vecs = None
+    low = _low_rank_eig(model, points) if points.shape[0] > 0 else None
     if low is not None:
         vals, vecs = sort_and_normalise(*low, model.time)
+    elif points.shape[0] > 0:
+        vals = sorted_eigvals(model.at_input(u).jacobian(points), model.time)
     else:
-        vals, vecs = sorted_eig(model.at_input(u).jacobian(points), model.time)
+        vals = torch.zeros(0, N, dtype=torch.complex128, device=points.device)
     if model.time == "discrete":
         n_unstable = (vals.abs() > 1.0 + tol).sum(-1)
     else:
@@ -341,6 +360,7 @@ def _spectrum(model: AbstractRNN, u: torch.Tensor, points: torch.Tensor, tol: fl
 def _full_search(model, u, candidates, radius, scale, seed_midpoints, cache, **kw):
     system = _system(model, u)
     known = candidates.new_zeros(0, candidates.shape[1])
+    kw = dict(kw, mixed_precision=True)
     x, q, conv = newton_search(system, candidates, radius=radius, trust_radius=scale, known=known, **kw)
     if seed_midpoints and conv.any():
         fixed = x[conv][unique_points(x[conv], q[conv], radius)]
@@ -360,15 +380,16 @@ def _assemble(model, u, points, q, is_slow, cache: _SpectrumCache) -> FixedPoint
     key = key[torch.argsort(n_unstable[key], stable=True)]
     key = key[torch.argsort(is_slow[key].to(torch.long), stable=True)]
     cpu = lambda t: t[key].detach().cpu()  # noqa: E731
-    return FixedPoints(
-        states=cpu(points),
-        q=cpu(q),
-        inputs=u.detach().cpu().expand(n, -1).clone(),
-        eigenvalues=cpu(vals),
-        eigenvectors=cpu(vecs),
-        n_unstable=cpu(n_unstable),
-        is_slow=cpu(is_slow),
-        time=model.time,
-        dt=float(model.dt),
-    )
+    kw = dict(states=cpu(points), q=cpu(q), inputs=u.detach().cpu().expand(n, -1).clone(), eigenvalues=cpu(vals),
+              n_unstable=cpu(n_unstable), is_slow=cpu(is_slow), time=model.time, dt=float(model.dt))
+    if vecs is not None or n == 0:
+        empty = torch.zeros(0, model.hidden_size, model.hidden_size, dtype=torch.complex128)
+        return FixedPoints(**kw, eigenvectors=cpu(vecs) if vecs is not None else empty)
+    field, device, time = model.at_input(u), u.device, model.time
 
+    def vectors_of(states: torch.Tensor, eigenvalues: torch.Tensor) -> torch.Tensor:
+        with torch.no_grad():
+            jac = field.jacobian(states.to(device))
+            return matching_eigenvectors(jac, eigenvalues.to(device), time).cpu()
+
+    return FixedPoints._deferred(**kw, vectors_of=vectors_of)

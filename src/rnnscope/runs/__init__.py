@@ -1,0 +1,58 @@
+"""The application layer: run configurations, run folders, fit folders, the analysis report and the
+loading of runs and data files for ``rnnscope compare``.
+
+It imports the library and is never imported by it (the library works on models, tasks and arrays;
+this layer reads and writes folders). The command line calls these functions.
+"""
+
+from ._compare import ComparisonReport, compare_sources
+from ._config import (
+    MODEL_KINDS,
+    ModelConfig,
+    RunConfig,
+    build_run_config,
+    load_config_file,
+    merge_config,
+    model_parameters,
+    yaml_load,
+)
+from ._fit import fit_run, load_fit, plot_predicted_vs_recorded, read_data
+from ._folders import (
+    CONFIG_NAME,
+    SUMMARY_NAME,
+    Run,
+    default_run_dir,
+    evaluate_run,
+    load_run,
+    read_run_config,
+    resume_run,
+    train_run,
+)
+from ._report import analyse_run
+
+__all__ = [
+    "RunConfig",
+    "ModelConfig",
+    "MODEL_KINDS",
+    "model_parameters",
+    "build_run_config",
+    "load_config_file",
+    "merge_config",
+    "yaml_load",
+    "Run",
+    "train_run",
+    "resume_run",
+    "load_run",
+    "evaluate_run",
+    "read_run_config",
+    "default_run_dir",
+    "CONFIG_NAME",
+    "SUMMARY_NAME",
+    "analyse_run",
+    "fit_run",
+    "load_fit",
+    "read_data",
+    "plot_predicted_vs_recorded",
+    "ComparisonReport",
+    "compare_sources",
+]

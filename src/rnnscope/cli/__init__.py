@@ -29,8 +29,11 @@ from ..runs import (
     fit_run,
     load_config_file,
     merge_config,
+    parse_seeds,
     resume_run,
+    resume_seeds,
     train_run,
+    train_seeds,
     yaml_load,
 )
 from ..tasks import available, task_class
@@ -118,16 +121,35 @@ def cmd_tasks(args: argparse.Namespace) -> int:
 def cmd_train(args: argparse.Namespace) -> int:
     progress = False if args.no_progress else None
     if args.resume:
-        if args.task is not None or args.config is not None:
-            raise ConfigError("--resume continues a run with its own config.yaml; give no TASK or --config with it.")
+        if args.task is not None or args.config is not None or args.seeds is not None:
+            raise ConfigError("--resume continues a run with its own config.yaml; give no TASK, --config or --seeds with it.")
         out = Path(args.resume)
+        if not (out / "config.yaml").exists() and any(out.glob("seed-*/config.yaml")):
+            return _print_seeds(resume_seeds(out, steps=args.steps, progress=progress), out)
         summary = resume_run(out, steps=args.steps, progress=progress)
+    elif args.seeds is not None:
+        if args.seed is not None:
+            raise ConfigError("Give either --seed or --seeds, not both.")
+        config = _train_config(args)
+        seeds = parse_seeds(args.seeds)
+        out = Path(args.out) if args.out else default_run_dir(config.task)
+        print(f"training {config.task} with {len(seeds)} seeds -> {out}/seed-K/", file=sys.stderr)
+        return _print_seeds(train_seeds(config, seeds, out, progress=progress), out)
     else:
         config = _train_config(args)
         out = Path(args.out) if args.out else default_run_dir(config.task)
         print(f"training {config.task} -> {out}", file=sys.stderr)
         summary = train_run(config, out, progress=progress)
     _print_summary(summary, out)
+    return 0
+
+
+def _print_seeds(summaries: dict[int, dict[str, Any]], out: Path) -> int:
+    for seed, summary in summaries.items():
+        perf = summary.get("performance")
+        print(f"seed {seed}: {summary['steps']} steps, performance {'n/a' if perf is None else f'{perf:.3f}'} "
+              f"({summary.get('status')})")
+    print(f"run folders: {out}/seed-K/  (each: summary.json, metrics.jsonl, checkpoint.safetensors, figures/)")
     return 0
 
 
@@ -247,6 +269,9 @@ def build_parser() -> argparse.ArgumentParser:
     tr.add_argument("--out", help="run folder (default: runs/TASK)")
     tr.add_argument("--resume", metavar="DIR", help="continue the run in DIR from its last checkpoint")
     tr.add_argument("--seed", type=int)
+    tr.add_argument("--seeds", metavar="SEEDS",
+                    help="train one network per seed, e.g. 0-15 or 0,3,7: OUT/seed-K/ each, rate networks as one "
+                         "batched ensemble")
     tr.add_argument("--device", help="cpu, cuda, ...")
     for flag, _section, _key, typ, helptext in _OPTIONS:
         tr.add_argument(flag, type=typ, help=helptext)

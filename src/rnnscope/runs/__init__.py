@@ -16,6 +16,7 @@ from ._config import (
     model_parameters,
     yaml_load,
 )
+from ._ensemble import can_share_ensemble, parse_seeds, resume_seeds, run_finished, seed_configs, train_folders, train_seeds
 from ._fit import fit_run, load_fit, plot_predicted_vs_recorded, read_data
 from ._folders import (
     CONFIG_NAME,
@@ -44,6 +45,13 @@ __all__ = [
     "resume_run",
     "load_run",
     "evaluate_run",
+    "train_seeds",
+    "resume_seeds",
+    "train_folders",
+    "parse_seeds",
+    "seed_configs",
+    "can_share_ensemble",
+    "run_finished",
     "read_run_config",
     "default_run_dir",
     "CONFIG_NAME",

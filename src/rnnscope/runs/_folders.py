@@ -20,7 +20,15 @@ from ..errors import CheckpointError, ConfigError, TrainingDivergedError
 from ..models import AbstractRNN
 from ..plotting import plot_trials
 from ..tasks import AbstractTask
-from ..training import CHECKPOINT_NAME, METRICS_NAME, Trainer, atomic_write_text, derive_seed, load_checkpoint
+from ..training import (
+    CHECKPOINT_NAME,
+    METRICS_NAME,
+    Trainer,
+    TrainingResult,
+    atomic_write_text,
+    derive_seed,
+    load_checkpoint,
+)
 from ._config import RunConfig, build_run_config, load_config_file
 
 __all__ = ["Run", "train_run", "resume_run", "load_run", "evaluate_run", "default_run_dir", "read_run_config",
@@ -87,10 +95,23 @@ def _fit_and_report(trainer: Trainer, config: RunConfig, out: Path) -> dict[str,
     try:
         result = trainer.fit()
     except TrainingDivergedError as exc:
-        summary = {"task": config.task, "steps": trainer.step, "loss": None, "performance": None,
-                   "status": "diverged", "message": str(exc)}
-        atomic_write_text(out / SUMMARY_NAME, json.dumps(summary, indent=2))
+        write_diverged(config, out, trainer.step, str(exc))
         raise
+    return report_run(trainer, config, out, result)
+
+
+def write_diverged(config: RunConfig, out: Path, steps: int, message: str) -> dict[str, Any]:
+    """The summary of a run whose loss diverged (also written to ``summary.json``)."""
+    summary = {"task": config.task, "steps": steps, "loss": None, "performance": None,
+               "status": "diverged", "message": message}
+    atomic_write_text(out / SUMMARY_NAME, json.dumps(summary, indent=2))
+    return summary
+
+
+def report_run(trainer: Trainer, config: RunConfig, out: Path, result: TrainingResult, *,
+               extra: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Score a trained run on its final held-out trials, draw its figures and write ``summary.json``
+    (with ``extra`` entries); returns the summary."""
     final = trainer.evaluate(seed=derive_seed(config.seed, "final"), batch_size=config.training.eval_batch_size)
     summary = {
         "task": config.task,
@@ -106,6 +127,7 @@ def _fit_and_report(trainer: Trainer, config: RunConfig, out: Path) -> dict[str,
         "hidden_size": config.model.hidden_size,
         "rank": config.model.get("rank"),
         "library_version": __version__,
+        **(extra or {}),
     }
     _write_figures(trainer, out)
     atomic_write_text(out / SUMMARY_NAME, json.dumps(summary, indent=2))

@@ -2,6 +2,7 @@
 
 from .flow import plot_flow_field
 from .state_space import plot_trajectories, plot_variance_explained
+from .sweeps import plot_score_against
 from .trials import plot_trials
 
-__all__ = ["plot_trials", "plot_flow_field", "plot_trajectories", "plot_variance_explained"]
+__all__ = ["plot_trials", "plot_flow_field", "plot_trajectories", "plot_variance_explained", "plot_score_against"]

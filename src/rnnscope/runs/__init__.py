@@ -30,6 +30,8 @@ from ._folders import (
     train_run,
 )
 from ._report import analyse_run
+from ._sweep import EXECUTORS, SlurmOptions, SweepResult, SweepRun, SweepSpec, load_sweep, read_results, sweep
+from ._sweep_report import SweepReport, sweep_report
 
 __all__ = [
     "RunConfig",
@@ -57,6 +59,16 @@ __all__ = [
     "CONFIG_NAME",
     "SUMMARY_NAME",
     "analyse_run",
+    "sweep",
+    "load_sweep",
+    "read_results",
+    "sweep_report",
+    "SweepSpec",
+    "SweepRun",
+    "SweepResult",
+    "SweepReport",
+    "SlurmOptions",
+    "EXECUTORS",
     "fit_run",
     "load_fit",
     "read_data",

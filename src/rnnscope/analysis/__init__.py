@@ -32,6 +32,8 @@ from .perturbation import (
     silence,
 )
 from .dynamics_comparison import DynamicsComparison, compare_dynamics
+from .connections import SaddleConnections, saddle_connections
+from .population import similarity_matrix
 from .similarity import (
     METRICS,
     ActivitySource,
@@ -106,4 +108,7 @@ __all__ = [
     "compare_activity",
     "METRICS",
     "compare_dynamics",
+    "SaddleConnections",
+    "saddle_connections",
+    "similarity_matrix",
 ]

@@ -32,6 +32,7 @@ from ._folders import (
 from ._report import analyse_run
 from ._sweep import EXECUTORS, SlurmOptions, SweepResult, SweepRun, SweepSpec, load_sweep, read_results, sweep
 from ._sweep_report import SweepReport, sweep_report
+from ._universality import universality  # registers the reproduction "universality" (a sweep)
 
 __all__ = [
     "RunConfig",
@@ -69,6 +70,7 @@ __all__ = [
     "SweepReport",
     "SlurmOptions",
     "EXECUTORS",
+    "universality",
     "fit_run",
     "load_fit",
     "read_data",

@@ -91,7 +91,9 @@ class SweepSpec:
     Attributes:
         base: the run configuration every run starts from (plain data, as in a run config file).
         grid: dotted key -> the values it takes, in order (``model.hidden_size``, ``training.learning_rate``,
-            ``task_params.dt``, ``task``, ...); the runs are the Cartesian product, the first key slowest.
+            ``task_params.dt``, ``task``, ...), or a section -> mappings of its keys that vary together
+            (``model: [{kind: rate, time: discrete}, {kind: gru}]``); the runs are the Cartesian product,
+            the first key slowest.
         seeds: every grid point runs with each of these (the seed of the weights and of the batches).
         set: dotted key -> a value every run gets.
     """
@@ -110,15 +112,15 @@ class SweepSpec:
             raise ConfigError(f"The 'grid' parameter of {own} must map dotted keys to lists of values. "
                               f"Got {self.grid!r} instead.")
         for key, values in self.grid.items():
-            _check_key(key, "grid")
             if not isinstance(values, list) or not values:
                 raise ConfigError(f"The grid key {key!r} must have a non-empty list of values. Got {values!r} instead.")
+            _check_key(key, "grid", values)
             if len({json.dumps(v, sort_keys=True, default=str) for v in values}) != len(values):
                 raise ConfigError(f"The grid key {key!r} lists a value twice: {values!r}.")
         if not isinstance(self.set, Mapping):
             raise ConfigError(f"The 'set' parameter of {own} must map dotted keys to values. Got {self.set!r} instead.")
-        for key in self.set:
-            _check_key(key, "set")
+        for key, value in self.set.items():
+            _check_key(key, "set", [value])
             if key in self.grid:
                 raise ConfigError(f"The key {key!r} is both swept (grid) and fixed (set); keep one.")
         if not isinstance(self.seeds, (str, list, tuple)):
@@ -188,12 +190,16 @@ class SweepSpec:
         return runs
 
 
-def _check_key(key: Any, where: str) -> None:
+def _check_key(key: Any, where: str, values: list[Any]) -> None:
+    """A dotted key (``model.hidden_size``), ``task`` or ``device``, or a section name whose values are
+    mappings of its keys (``model: [{kind: rate, time: discrete}, {kind: gru}]`` sweeps several keys together)."""
     parts = key.split(".") if isinstance(key, str) else []
-    ok = (len(parts) == 1 and parts[0] in _TOP_KEYS) or (len(parts) == 2 and parts[0] in _SECTIONS and parts[1])
+    section = len(parts) == 1 and parts[0] in _SECTIONS and all(isinstance(v, Mapping) for v in values)
+    ok = section or (len(parts) == 1 and parts[0] in _TOP_KEYS) or (len(parts) == 2 and parts[0] in _SECTIONS and parts[1])
     if not ok:
         raise ConfigError(f"The {where} key {key!r} must be a dotted config key: task_params.KEY, model.KEY, "
-                          f"training.KEY, task or device (seeds go under 'seeds:').")
+                          f"training.KEY, task or device, or a section (model, training, task_params) whose values "
+                          f"are mappings of its keys (seeds go under 'seeds:').")
 
 
 def _nested(key: str, value: Any) -> dict[str, Any]:
@@ -208,12 +214,12 @@ def _short_names(keys: Sequence[str]) -> dict[str, str]:
 
 
 def _slug(value: Any) -> str:
-    """A value as a piece of a folder name: numbers as written (0.003, 1e-05), lists joined by '-',
-    anything else reduced to letters, digits and ``._+-``."""
+    """A value as a piece of a folder name: numbers as written (0.003, 1e-05), the items of a list or the
+    values of a mapping joined by '-', anything else reduced to letters, digits and ``._+-``."""
     if isinstance(value, float):
         text = f"{value:g}"
-    elif isinstance(value, (list, tuple)):
-        text = "-".join(_slug(v) for v in value)
+    elif isinstance(value, (list, tuple, Mapping)):
+        text = "-".join(_slug(v) for v in (value.values() if isinstance(value, Mapping) else value))
     else:
         text = str(value)
     return re.sub(r"[^A-Za-z0-9._+-]", "_", text)[:40]

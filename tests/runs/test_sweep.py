@@ -90,6 +90,18 @@ def test_the_three_executors_give_the_same_results(tmp_path):
     assert {p: p.stat().st_mtime_ns for p in (tmp_path / "local" / "runs").rglob("*") if p.is_file()} == before
 
 
+def test_dask_runs_on_an_existing_cluster_given_its_address(tmp_path):
+    import distributed
+
+    data = {"task": "flipflop", "seeds": [3], "set": {**TINY, "training.steps": 2}}
+    with distributed.LocalCluster(n_workers=1, threads_per_worker=1, processes=True, dashboard_address=None) as cluster:
+        result = sweep(data, tmp_path, executor="dask", scheduler=cluster.scheduler_address, progress=False)
+        worker = next(iter(cluster.workers.values())).worker_address
+    assert result.counts()["done"] == 1
+    assert read_results(tmp_path)[0]["worker"] == f"dask {worker}"
+    _no_children()
+
+
 def test_a_sigkilled_sweep_finishes_what_it_left(tmp_path):
     spec = tmp_path / "sweep.yaml"
     spec.write_text(yaml.safe_dump(_spec(set={**TINY, "training.steps": 200, "training.checkpoint_every": 10,

@@ -79,8 +79,8 @@ def _relu_d(r):
     return (r > 0).to(r.dtype)
 
 
-def _sigmoid_d(r):
-    return r * (1.0 - r)
+def _sigmoid_d(r):  # r - r^2 in one pass
+    return torch.addcmul(r, r, r, value=-1.0)
 
 
 def _softplus_d(r):  # softplus'(x) = sigmoid(x) = 1 - exp(-softplus(x)); 1 where softplus is x (x > 20)

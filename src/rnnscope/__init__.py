@@ -7,8 +7,9 @@ trainer), :mod:`rnnscope.data`, :mod:`rnnscope.analysis`, :mod:`rnnscope.theory`
 :mod:`rnnscope.systems`, :mod:`rnnscope.plotting`, :mod:`rnnscope.experiments`; above it the
 application, :mod:`rnnscope.runs` (run folders, reports) and :mod:`rnnscope.cli`.
 
-This package re-exports the names a newcomer uses first; every other public name lives in one
-subpackage.
+This package re-exports the names a newcomer uses first (``sweep`` and ``load_sweep`` on first
+use, so that ``import rnnscope`` does not load the application layer); every other public name lives
+in one subpackage.
 """
 
 from . import dynamics, models, tasks, training
@@ -35,4 +36,15 @@ __all__ = [
     "ShapeError",
     "CheckpointError",
     "TrainingDivergedError",
+    "sweep",
+    "load_sweep",
 ]
+
+
+def __getattr__(name: str):
+    """``sweep`` and ``load_sweep`` from the application layer (:mod:`rnnscope.runs`), imported on first use."""
+    if name in ("sweep", "load_sweep"):
+        from . import runs
+
+        return getattr(runs, name)
+    raise AttributeError(f"module 'rnnscope' has no attribute {name!r}")

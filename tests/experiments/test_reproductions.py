@@ -10,6 +10,10 @@ from rnnscope.errors import ConfigError
 from rnnscope.experiments import Check
 
 
+#: numbers a reproduction's result.json must hold (its issue names them)
+REQUIRED_NUMBERS = {"universality": {"stable_points_by_network", "cca_within", "cca_between"}}
+
+
 def test_check_compares_within_tolerance():
     assert Check("a", 1.04, 1.0, 0.05, relative=True).passed
     assert not Check("a", 1.06, 1.0, 0.05, relative=True).passed
@@ -42,3 +46,4 @@ def test_short_version_runs_and_passes(name, tmp_path):
         assert fig.is_file() and fig.stat().st_size > 0
     saved = json.loads((tmp_path / "result.json").read_text())
     assert saved["passed"] and saved["name"] == name
+    assert REQUIRED_NUMBERS.get(name, set()) <= set(saved["numbers"])

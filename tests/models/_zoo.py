@@ -8,7 +8,18 @@ import torch
 
 from torch import nn
 
-from rnnscope.models import GRU, LSTM, AbstractRNN, ElmanRNN, Hopfield, RateRNN, WongWang, from_torch, random_network
+from rnnscope.models import (
+    GRU,
+    LSTM,
+    AbstractRNN,
+    ElmanRNN,
+    Hopfield,
+    RateEnsemble,
+    RateRNN,
+    WongWang,
+    from_torch,
+    random_network,
+)
 
 
 def every_model() -> list[tuple[str, Callable[[], AbstractRNN]]]:
@@ -25,6 +36,13 @@ def every_model() -> list[tuple[str, Callable[[], AbstractRNN]]]:
         ("rate-softplus-learnt-x0", lambda: RateRNN(2, 8, 1, nonlinearity="softplus", learn_initial_state=True,
                                                     frozen=("input",), seed=6)),
         ("rate-custom-phi", lambda: RateRNN(2, 6, 1, nonlinearity=lambda x: torch.tanh(x) ** 3, seed=7)),
+        ("rate-ensemble", lambda: RateEnsemble([RateRNN(3, 6, 2, seed=s) for s in (0, 1, 2)])),
+        ("rate-ensemble-rank1-discrete-noise", lambda: RateEnsemble(
+            [RateRNN(2, 5, 1, rank=1, time="discrete", nonlinearity="softplus", noise_std=0.1, input_noise_std=0.1,
+                     readout="states", seed=s) for s in (3, 4)])),
+        ("rate-ensemble-dale-mask-no-bias", lambda: RateEnsemble(
+            [RateRNN(2, 6, 1, dale=0.8, sparsity=0.3, bias=False, learn_initial_state=True, frozen=("input",),
+                     seed=s) for s in (5, 6)])),
         ("random-network", lambda: random_network(20, 1.5, seed=0)),
         ("hopfield", lambda: Hopfield.random(3, 30, seed=0)),
         ("wong-wang", lambda: WongWang()),

@@ -20,7 +20,7 @@ import torch
 from rnnscope.cli import main
 from rnnscope.data import NeuralData
 from rnnscope.runs import load_run
-from rnnscope.runs._guards import LOCK_NAME, folder_lock
+from rnnscope.runs._guards import LOCK_NAME
 from rnnscope.training import load_checkpoint, save_checkpoint
 
 
@@ -153,12 +153,30 @@ def test_a_folder_in_use_is_refused_and_left_as_it_is(argv, tiny_run, tmp_path):
     data, busy = tmp_path / "d.npz", tmp_path / "busy"  # busy: a folder another process just started to fill
     NeuralData.from_arrays(np.random.default_rng(0).normal(size=(10, 6, 3)), dt=10.0).save(data)
     folder = tiny_run if "{run}" in argv else busy
-    with folder_lock(folder):  # another rnnscope process, as the lock sees it
+    with _locked_by_another_process(folder) as pid:
         before = _snapshot(folder)
         code, _, err = _cli(*[a.format(run=tiny_run, data=data, busy=busy) for a in argv])
         after = _snapshot(folder)
-    _refused(code, err, rf"is in use by another rnnscope process \(pid {os.getpid()}\)")
+    _refused(code, err, rf"is in use by another rnnscope process \(pid {pid}\)")
     assert after == before
+
+
+@contextlib.contextmanager
+def _locked_by_another_process(folder):
+    """A second process holds the folder's lock (as folder_lock takes it) while the block runs; yields its pid."""
+    holder = subprocess.Popen([sys.executable, "-c", (
+        "import sys, time\n"
+        "from pathlib import Path\n"
+        "from rnnscope.runs._guards import folder_lock\n"
+        f"with folder_lock(Path({str(folder)!r})):\n"
+        "    print('locked', flush=True); time.sleep(120)")], stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "locked"
+        yield holder.pid
+    finally:
+        holder.kill()
+        holder.wait()
+        holder.stdout.close()
 
 
 def test_a_lock_left_by_a_killed_process_does_not_block(tiny_run):

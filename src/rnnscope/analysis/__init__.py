@@ -35,6 +35,8 @@ from .dynamics_comparison import DynamicsComparison, compare_dynamics
 from .periodic_orbits import PeriodicOrbit, find_periodic_orbit, time_scale
 from .attractors import KINDS, Attractor, AttractorScan, classify_attractor, scan_attractors
 from .automata import Automaton, extract_automaton, minimal_automaton
+from .connections import SaddleConnections, saddle_connections
+from .population import similarity_matrix
 from .similarity import (
     METRICS,
     ActivitySource,
@@ -128,4 +130,7 @@ __all__ = [
     "Automaton",
     "extract_automaton",
     "minimal_automaton",
+    "SaddleConnections",
+    "saddle_connections",
+    "similarity_matrix",
 ]

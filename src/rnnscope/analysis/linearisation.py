@@ -21,7 +21,7 @@ import torch
 from .._validation import check_float, check_int
 from ..errors import ConfigError, ShapeError
 from ..models._base import AbstractRNN
-from ..numerics import left_eigenvectors, lu_factor, sorted_eig
+from ..numerics import left_eigenvectors, sorted_eig
 from ._fixed_points_result import FixedPoints
 
 __all__ = ["Linearisation", "linearise", "LineAttractorReport", "line_attractor_report"]

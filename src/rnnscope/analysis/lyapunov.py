@@ -18,7 +18,6 @@ by a given input sequence.
 
 from __future__ import annotations
 
-import json
 import math
 import sys
 from collections.abc import Sequence
@@ -31,7 +30,7 @@ import torch
 from .._threads import few_threads
 from .._validation import check_bool, check_choice, check_float, check_int, check_seed
 from ..dynamics import euler_step
-from ..errors import CheckpointError, ConfigError, RnnscopeError, ShapeError
+from ..errors import ConfigError, RnnscopeError, ShapeError
 from ..models import AbstractRNN
 from ._checks import check_state
 from ._results_io import load_result, save_result

@@ -27,6 +27,7 @@ from ..errors import ConfigError, RnnscopeError, TrainingDivergedError, Training
 from ..analysis import METRICS
 from ..runs import (
     MODEL_KINDS,
+    SlurmOptions,
     analyse_run,
     build_run_config,
     check_output_folder,
@@ -37,8 +38,13 @@ from ..runs import (
     fit_table,
     load_config_file,
     merge_config,
+    parse_seeds,
     resume_run,
+    resume_seeds,
+    sweep,
+    sweep_report,
     train_run,
+    train_seeds,
     write_evaluation,
     yaml_load,
 )
@@ -128,7 +134,7 @@ def _ignored_by_resume(args: argparse.Namespace) -> list[str]:
     """The options given with --resume that it would ignore (the run keeps its own config.yaml)."""
     given = [flag for flag, *_ in _OPTIONS if flag != "--steps" and getattr(args, _dest(flag)) is not None]
     others = (("TASK", args.task), ("--config", args.config), ("--out", args.out), ("--seed", args.seed),
-              ("--device", args.device), ("--set", args.set))
+              ("--device", args.device), ("--set", args.set), ("--seeds", args.seeds))
     return [name for name, value in others if value is not None] + given
 
 
@@ -144,13 +150,79 @@ def cmd_train(args: argparse.Namespace) -> int:
             raise ConfigError(f"--resume continues a run with its own config.yaml and takes only --steps and "
                               f"--no-progress. Got {', '.join(ignored)}; to change them, train a new run.")
         out = Path(args.resume)
+        if not (out / "config.yaml").exists() and any(out.glob("seed-*/config.yaml")):
+            return _print_seeds(resume_seeds(out, steps=args.steps, progress=progress), out)
         summary = resume_run(out, steps=args.steps, progress=progress)
+    elif args.seeds is not None:
+        if args.seed is not None:
+            raise ConfigError("Give either --seed or --seeds, not both.")
+        config = _train_config(args)
+        seeds = parse_seeds(args.seeds)
+        out = Path(args.out) if args.out else default_run_dir(config.task)
+        print(f"training {config.task} with {len(seeds)} seeds -> {out}/seed-K/", file=sys.stderr)
+        return _print_seeds(train_seeds(config, seeds, out, progress=progress), out)
     else:
         config = _train_config(args)
         out = Path(args.out) if args.out else default_run_dir(config.task)
         summary = train_run(config, out, progress=progress)
     _print_summary(summary, out)
     return 0
+
+
+def _print_seeds(summaries: dict[int, dict[str, Any]], out: Path) -> int:
+    for seed, summary in summaries.items():
+        perf = summary.get("performance")
+        print(f"seed {seed}: {summary['steps']} steps, performance {'n/a' if perf is None else f'{perf:.3f}'} "
+              f"({summary.get('status')})")
+    print(f"run folders: {out}/seed-K/  (each: summary.json, metrics.jsonl, checkpoint.safetensors, figures/)")
+    return 0
+
+
+def cmd_sweep(args: argparse.Namespace) -> int:
+    target = Path(args.sweep)
+    if target.is_dir():  # a sweep folder: report on it, or finish it with its own sweep.yaml
+        if args.out is not None and Path(args.out) != target:
+            raise ConfigError(f"{target} is a sweep folder; give no --out with it (or give its sweep file).")
+        out, spec = target, target / "sweep.yaml"
+        if not spec.is_file():
+            raise ConfigError(f"{target} is not a sweep folder: it has no sweep.yaml.")
+    else:
+        out = Path(args.out) if args.out else Path("sweeps") / target.stem
+        spec = target
+    if args.report:
+        report = sweep_report(out)
+        print(report.table())
+        for fig in report.figures:
+            print(f"figure: {fig}")
+        print(f"wrote {out / 'report' / 'table.csv'}")
+        return 0
+    slurm = None
+    if args.executor == "slurm":
+        slurm = SlurmOptions(partition=args.partition, time_min=args.time, cpus_per_task=args.cpus_per_task,
+                             gpus_per_node=args.gpus, log_folder=args.log_folder, cluster=args.slurm_cluster)
+    else:
+        given = [flag for flag, value in (("--partition", args.partition), ("--log-folder", args.log_folder),
+                                          ("--gpus", args.gpus or None)) if value is not None]
+        if given:
+            raise ConfigError(f"{', '.join(given)} set SLURM jobs; they need --executor slurm.")
+    result = sweep(spec, out, executor=args.executor, workers=args.workers, scheduler=args.scheduler,
+                   dry_run=args.dry_run, retry_failed=args.retry_failed, ensembles=not args.no_ensembles,
+                   slurm=slurm, progress=False if args.no_progress else None)
+    counts = result.counts()
+    if args.dry_run:
+        for row in result.rows:
+            print(f"{row['status']:>8}  {row['run']}")
+        todo = counts["pending"] + (counts["failed"] if args.retry_failed else 0)
+        print(f"{len(result.rows)} runs: {counts['done']} done, {counts['failed']} failed, {counts['pending']} pending; "
+              f"would train {todo} (nothing written)")
+        return 0
+    print(f"{len(result.rows)} runs: {counts['done']} done, {counts['failed']} failed, {counts['pending']} pending "
+          f"({result.jobs_run} jobs run now)")
+    for row in result.rows:
+        if row["status"] == "failed":
+            print(f"  failed: {row['run']}: {row['error']}")
+    print(f"results: {out / 'results.csv'}  (rnnscope sweep {out} --report for a table and plots)")
+    return 0 if counts["failed"] == 0 and counts["pending"] == 0 else 1
 
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
@@ -280,6 +352,9 @@ def build_parser() -> argparse.ArgumentParser:
     tr.add_argument("--out", help="run folder (default: runs/TASK)")
     tr.add_argument("--resume", metavar="DIR", help="continue the run in DIR from its last checkpoint")
     tr.add_argument("--seed", type=int)
+    tr.add_argument("--seeds", metavar="SEEDS",
+                    help="train one network per seed, e.g. 0-15 or 0,3,7: OUT/seed-K/ each, rate networks as one "
+                         "batched ensemble")
     tr.add_argument("--device", help="cpu, cuda, ...")
     for flag, _section, _key, typ, helptext in _OPTIONS:
         tr.add_argument(flag, type=typ, help=helptext)
@@ -287,6 +362,28 @@ def build_parser() -> argparse.ArgumentParser:
                     help="any other setting, e.g. --set training.rate_l2=1e-3 --set task_params.coherences=[6.4,12.8]")
     tr.add_argument("--no-progress", action="store_true", help="no progress bar")
     tr.set_defaults(func=cmd_train)
+
+    sw = sub.add_parser("sweep", help="train a grid of runs x seeds (SWEEP.yaml) on a process pool, Dask or SLURM; "
+                                      "resumable; --report summarises a sweep folder")
+    sw.add_argument("sweep", metavar="SWEEP", help="a sweep file (task or base, grid, seeds, set), or a sweep folder")
+    sw.add_argument("--out", help="the sweep folder (default: sweeps/NAME)")
+    sw.add_argument("--executor", choices=["local", "dask", "slurm"], default="local",
+                    help="local: a process pool (default); dask: a Dask cluster; slurm: a job array (submitit)")
+    sw.add_argument("--workers", type=int, help="parallel jobs (local processes, LocalCluster workers, array parallelism)")
+    sw.add_argument("--scheduler", metavar="ADDRESS", help="a running Dask scheduler, e.g. tcp://host:8786 (dask)")
+    sw.add_argument("--dry-run", action="store_true", help="list the runs and what would train; write nothing")
+    sw.add_argument("--retry-failed", action="store_true", help="train the failed runs again")
+    sw.add_argument("--report", action="store_true", help="a table and plots of performance against each swept key")
+    sw.add_argument("--no-ensembles", action="store_true", help="train every seed alone (not as one ensemble)")
+    sw.add_argument("--partition", help="SLURM partition")
+    sw.add_argument("--time", type=int, default=60, help="SLURM time limit per job, minutes (default 60)")
+    sw.add_argument("--cpus-per-task", type=int, default=1, help="SLURM CPUs (and torch threads) per job")
+    sw.add_argument("--gpus", type=int, default=0, help="SLURM GPUs per job")
+    sw.add_argument("--log-folder", help="submitit's job files and logs (default: OUT/slurm)")
+    sw.add_argument("--slurm-cluster", choices=["slurm", "local"], default="slurm",
+                    help="local: submitit's local executor instead of SLURM (the same code path, for a test)")
+    sw.add_argument("--no-progress", action="store_true")
+    sw.set_defaults(func=cmd_sweep)
 
     ev = sub.add_parser("evaluate", help="re-score a trained run on fresh trials")
     ev.add_argument("run_dir")

@@ -18,7 +18,7 @@ from ..errors import ConfigError, ShapeError
 if TYPE_CHECKING:  # the loop asks the model only through the contract; models import this module
     from ..models._base import AbstractRNN
 
-__all__ = ["Trajectory", "simulate", "euler_step"]
+__all__ = ["Trajectory", "simulate", "euler_step", "add_noise"]
 
 
 @dataclass(frozen=True)
@@ -100,6 +100,26 @@ def _process_noise(model: AbstractRNN, like: torch.Tensor) -> float | torch.Tens
     return sig.detach().to(like.device, like.dtype)
 
 
+def add_noise(model: AbstractRNN, inputs: torch.Tensor,
+              generator: torch.Generator | None) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """The noisy inputs and the process noise :func:`simulate` uses, drawn from ``generator`` in its
+    order (the input noise first, then the process noise; neither when the model has none).
+
+    Shape:
+        - inputs: (batch, time, input_size)
+        - returns: inputs plus input noise, same shape; process noise (batch, time, hidden_size) or None
+    """
+    B, T, _ = inputs.shape
+    sig_rec = _process_noise(model, inputs)
+    u = inputs
+    if model.input_noise_std > 0:
+        u = u + model.input_noise_std * torch.randn(u.shape, generator=generator).to(u.device, u.dtype)
+    if not isinstance(sig_rec, torch.Tensor) and sig_rec == 0:
+        return u, None
+    # sig_rec: a float, or one std per state variable (hidden_size,)
+    return u, sig_rec * torch.randn((B, T, model.hidden_size), generator=generator).to(u.device, u.dtype)
+
+
 def simulate(
     model: AbstractRNN,
     inputs: torch.Tensor,
@@ -141,16 +161,10 @@ def simulate(
     B, T, _ = inputs.shape
     x = _initial(model, initial_state, B, inputs)
     x_init = x
-    sig_in = model.input_noise_std if noise else 0.0
-    sig_rec = _process_noise(model, x) if noise else 0.0
-    u = inputs
-    if sig_in > 0:
-        u = u + sig_in * torch.randn(u.shape, generator=generator).to(u.device, u.dtype)
-    has_noise = isinstance(sig_rec, torch.Tensor) or sig_rec > 0
-    if has_noise:  # sig_rec: a float, or one std per state variable (hidden_size,)
-        xi = sig_rec * torch.randn((B, T, model.hidden_size), generator=generator).to(x.device, x.dtype)
+    u, xi = add_noise(model, inputs, generator) if noise else (inputs, None)
+    has_noise = xi is not None
     if fused and intervention is None:
-        out = model.fused_simulate(u, x, xi if has_noise else None)
+        out = model.fused_simulate(u, x, xi)
         if out is not None:
             return Trajectory(inputs=inputs, states=out[0], outputs=out[1], initial_state=x_init, dt=model.dt)
     drive = model.drive(u)

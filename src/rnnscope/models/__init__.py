@@ -3,6 +3,7 @@
 from ._base import AbstractRNN, FieldAtInput, LowRankFactors
 from .check import check_model
 from .elman import ElmanRNN
+from .ensemble import RateEnsemble
 from .gated import GRU, LSTM
 from ._nonlinearity import NONLINEARITIES, Nonlinearity, resolve_nonlinearity
 from .hopfield import Hopfield, HopfieldRetrieval
@@ -17,6 +18,7 @@ __all__ = [
     "FieldAtInput",
     "check_model",
     "RateRNN",
+    "RateEnsemble",
     "GRU",
     "LSTM",
     "ElmanRNN",

@@ -16,6 +16,7 @@ from ._config import (
     model_parameters,
     yaml_load,
 )
+from ._ensemble import can_share_ensemble, parse_seeds, resume_seeds, run_finished, seed_configs, train_folders, train_seeds
 from ._fit import fit_run, fit_table, load_fit, plot_predicted_vs_recorded, read_data
 from ._folders import (
     CONFIG_NAME,
@@ -32,6 +33,9 @@ from ._folders import (
 )
 from ._guards import check_output_folder
 from ._report import analyse_run
+from ._sweep import EXECUTORS, SlurmOptions, SweepResult, SweepRun, SweepSpec, load_sweep, read_results, sweep
+from ._sweep_report import SweepReport, sweep_report
+from ._universality import universality  # registers the reproduction "universality" (a sweep)
 
 __all__ = [
     "RunConfig",
@@ -48,6 +52,13 @@ __all__ = [
     "load_run",
     "evaluate_run",
     "write_evaluation",
+    "train_seeds",
+    "resume_seeds",
+    "train_folders",
+    "parse_seeds",
+    "seed_configs",
+    "can_share_ensemble",
+    "run_finished",
     "read_run_config",
     "default_run_dir",
     "CONFIG_NAME",
@@ -55,6 +66,17 @@ __all__ = [
     "EVALUATION_NAME",
     "analyse_run",
     "check_output_folder",
+    "sweep",
+    "load_sweep",
+    "read_results",
+    "sweep_report",
+    "SweepSpec",
+    "SweepRun",
+    "SweepResult",
+    "SweepReport",
+    "SlurmOptions",
+    "EXECUTORS",
+    "universality",
     "fit_run",
     "fit_table",
     "load_fit",

@@ -26,9 +26,9 @@ from ..plotting import plot_trials
 from ..tasks import AbstractTask
 from ..training import (
     CHECKPOINT_NAME,
-    METRICS_NAME,
     Checkpoint,
     Trainer,
+    TrainingResult,
     atomic_write_text,
     derive_seed,
     load_checkpoint,
@@ -128,13 +128,26 @@ def _fit_and_report(trainer: Trainer, config: RunConfig, out: Path) -> dict[str,
         with stop_on_signals(trainer):
             result = trainer.fit()
     except TrainingDivergedError as exc:
-        summary = {"task": config.task, "steps": trainer.step, "loss": None, "performance": None,
-                   "status": "diverged", "message": str(exc)}
-        atomic_write_text(out / SUMMARY_NAME, strict_json(summary, indent=2))
+        write_diverged(config, out, trainer.step, str(exc))
         raise
     except TrainingInterruptedError as exc:
         raise TrainingInterruptedError(f"{exc} Continue with: rnnscope train --resume {out}", step=exc.step,
                                        signal_name=exc.signal_name) from None
+    return report_run(trainer, config, out, result)
+
+
+def write_diverged(config: RunConfig, out: Path, steps: int, message: str) -> dict[str, Any]:
+    """The summary of a run whose loss diverged (also written to ``summary.json``)."""
+    summary = {"task": config.task, "steps": steps, "loss": None, "performance": None,
+               "status": "diverged", "message": message}
+    atomic_write_text(out / SUMMARY_NAME, strict_json(summary, indent=2))
+    return summary
+
+
+def report_run(trainer: Trainer, config: RunConfig, out: Path, result: TrainingResult, *,
+               extra: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Score a trained run on its final held-out trials, draw its figures and write ``summary.json``
+    (with ``extra`` entries); returns the summary."""
     final = trainer.evaluate(seed=derive_seed(config.seed, "final"), batch_size=config.training.eval_batch_size)
     summary = {
         "task": config.task,
@@ -150,6 +163,7 @@ def _fit_and_report(trainer: Trainer, config: RunConfig, out: Path) -> dict[str,
         "hidden_size": config.model.hidden_size,
         "rank": config.model.get("rank"),
         "library_version": __version__,
+        **(extra or {}),
     }
     _write_figures(trainer, out)
     atomic_write_text(out / SUMMARY_NAME, strict_json(summary, indent=2))

@@ -26,9 +26,10 @@ try:
 except ImportError:  # pragma: no cover - Windows
     fcntl = None  # type: ignore[assignment]
 
-__all__ = ["check_output_folder", "folder_lock", "stop_on_signals", "LOCK_NAME"]
+__all__ = ["check_output_folder", "folder_lock", "folder_locks", "stop_on_signals", "LOCK_NAME"]
 
 LOCK_NAME = ".lock"
+_HELD: set[Path] = set()  # folders this process holds the lock of: taking it again is a no-op
 
 
 def check_output_folder(path: str | Path, name: str) -> Path:
@@ -59,29 +60,62 @@ def check_output_folder(path: str | Path, name: str) -> Path:
 def folder_lock(path: Path) -> Iterator[None]:
     """Make the folder ``path`` if needed and hold an exclusive lock on it while the block runs; a
     second writer gets a CheckpointError at once instead of mixing its files with ours. If the block
-    fails and the folder it made holds nothing but the lock, it is removed again."""
+    fails and the folder it made holds nothing but the lock, it is removed again. A folder whose
+    lock this process already holds (a sweep's job training its runs) is entered without locking
+    it again."""
     made = not path.exists()
     path.mkdir(parents=True, exist_ok=True)
+    key = path.resolve()
+    if key in _HELD:
+        yield
+        return
     with open(path / LOCK_NAME, "a+", encoding="utf-8") as f:
-        if fcntl is not None:
-            try:
-                fcntl.flock(f.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError:  # the holder may have made the folder: leave it as it is
-                f.seek(0)
-                holder = f.read().strip()
-                raise CheckpointError(
-                    f"{path} is in use by another rnnscope process{f' (pid {holder})' if holder else ''}: two "
-                    "writers would mix their results. Wait until it ends, or write elsewhere."
-                ) from None
-        f.truncate(0)
-        f.write(str(os.getpid()))
-        f.flush()
+        holder = _try_lock(f)
+        if holder is not None:
+            raise CheckpointError(
+                f"{path} is in use by another rnnscope process{f' (pid {holder})' if holder else ''}: two "
+                "writers would mix their results. Wait until it ends, or write elsewhere."
+            ) from None
+        _HELD.add(key)
         try:
             yield  # closing the file (below) releases the lock
         except BaseException:
             if made and [p.name for p in path.iterdir()] == [LOCK_NAME]:
                 shutil.rmtree(path, ignore_errors=True)  # still ours: the lock is held
             raise
+        finally:
+            _HELD.discard(key)
+
+
+@contextlib.contextmanager
+def folder_locks(paths: list[Path]) -> Iterator[list[Path]]:
+    """Lock each folder of ``paths`` that no other process holds; yields those this process now holds
+    (the others are left to whoever holds them). Folders already held by this process count as held."""
+    with contextlib.ExitStack() as stack:
+        held = []
+        for path in paths:
+            try:
+                stack.enter_context(folder_lock(path))
+            except CheckpointError:
+                continue
+            held.append(path)
+        yield held
+
+
+def _try_lock(f) -> str | None:  # noqa: ANN001 - an open text file
+    """Take the lock of the open lock file ``f`` (writing our pid into it); None when taken, else the
+    pid its holder wrote ("" if unknown)."""
+    if fcntl is None:
+        return None
+    try:
+        fcntl.flock(f.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:  # the holder may have made the folder: leave it as it is
+        f.seek(0)
+        return f.read().strip()
+    f.truncate(0)
+    f.write(str(os.getpid()))
+    f.flush()
+    return None
 
 
 @contextlib.contextmanager

@@ -14,6 +14,7 @@ import hashlib
 import json
 import math
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -24,7 +25,8 @@ import torch
 from .._version import __version__
 from ..errors import CheckpointError
 
-__all__ = ["Checkpoint", "save_checkpoint", "load_checkpoint", "atomic_write_text", "strict_json", "jsonable"]
+__all__ = ["Checkpoint", "save_checkpoint", "save_checkpoint_state", "load_checkpoint", "atomic_write_text",
+           "strict_json", "jsonable"]
 
 _FORMAT = "rnnscope-checkpoint-2"
 _FORMAT_TENSORS_ONLY = "rnnscope-checkpoint-1"  # its checksum covers the tensors, not the metadata
@@ -118,14 +120,28 @@ def save_checkpoint(
     metadata: dict[str, Any] | None = None,
 ) -> None:
     """Write a checkpoint atomically (temporary file, fsync, rename)."""
+    save_checkpoint_state(path, model.state_dict(), None if optimizer is None else optimizer.state_dict(),
+                          step=step, metadata=metadata)
+
+
+def save_checkpoint_state(
+    path: str | Path,
+    model_state: Mapping[str, torch.Tensor],
+    optimizer_state: Mapping[str, Any] | None,
+    *,
+    step: int,
+    metadata: dict[str, Any] | None = None,
+) -> None:
+    """:func:`save_checkpoint` from a model's and an optimiser's ``state_dict`` (what a member of an
+    ensemble has without a module or an optimiser of its own)."""
     from safetensors.torch import save
 
     tensors: dict[str, torch.Tensor] = {
-        f"model.{k}": v.detach().cpu().contiguous().clone() for k, v in model.state_dict().items()
+        f"model.{k}": v.detach().cpu().contiguous().clone() for k, v in model_state.items()
     }
     optim_meta = None
-    if optimizer is not None:
-        sd = optimizer.state_dict()
+    if optimizer_state is not None:
+        sd = optimizer_state
         state_meta: dict[str, dict[str, Any]] = {}
         for idx, entries in sd["state"].items():
             state_meta[str(idx)] = {}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import logging
@@ -65,6 +66,92 @@ def _flush_denormal_is_on() -> bool:
     return bool((torch.tensor([1e-30], dtype=torch.float32) * 1e-10)[0] == 0)
 
 
+def check_fits_task(model: AbstractRNN, task: AbstractTask) -> None:
+    """Raise ConfigError unless ``model`` has the task's input and output sizes and its dt."""
+    if model.input_size != task.input_size or model.output_size != task.output_size:
+        raise ConfigError(
+            f"The model has input_size={model.input_size}, output_size={model.output_size}, but task "
+            f"{task.name!r} needs input_size={task.input_size}, output_size={task.output_size}."
+        )
+    if model.time == "continuous" and not math.isclose(model.dt, task.dt):
+        raise ConfigError(
+            f"The model's dt ({model.dt:g} ms) differs from the task's dt ({task.dt:g} ms); "
+            "build both with the same dt."
+        )
+
+
+def make_optimizer(model: torch.nn.Module, config: TrainingConfig) -> torch.optim.Optimizer:
+    """The optimiser of ``config`` over the trainable parameters of ``model``."""
+    params = [p for p in model.parameters() if p.requires_grad]
+    if not params:
+        raise ConfigError("Every parameter of the model is frozen: there is nothing to train.")
+    if config.optimizer == "adam":
+        return torch.optim.Adam(params, lr=config.learning_rate)
+    return torch.optim.SGD(params, lr=config.learning_rate)
+
+
+@contextlib.contextmanager
+def training_settings(work_per_step: int):
+    """torch's global settings during a fit, restored afterwards: denormal floats flushed to zero
+    (in gradients and optimiser moments they made CPU training up to 25x slower, measured on
+    measure_set_go) and one intra-op thread for small steps (:func:`~rnnscope._threads.few_threads`)."""
+    was_flushing = _flush_denormal_is_on()
+    torch.set_flush_denormal(True)
+    try:
+        with few_threads(work_per_step):
+            yield
+    finally:
+        torch.set_flush_denormal(was_flushing)
+
+
+def append_metrics(run_dir: Path, record: dict[str, Any]) -> None:
+    """Append one record to ``run_dir/metrics.jsonl`` as strict JSON (the folder is made if needed)."""
+    run_dir.mkdir(parents=True, exist_ok=True)
+    with open(run_dir / METRICS_NAME, "a", encoding="utf-8") as f:
+        f.write(strict_json(record) + "\n")
+
+
+def read_metrics_text(run_dir: Path | None) -> str | None:
+    """The text of ``run_dir/metrics.jsonl`` (None when there is none); a file that is not UTF-8 text
+    is refused with a :class:`~rnnscope.errors.CheckpointError` that says what to do."""
+    path = None if run_dir is None else run_dir / METRICS_NAME
+    if path is None or not path.is_file():
+        return None
+    try:
+        return path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise CheckpointError(f"{path} is damaged: it is not UTF-8 text (byte {exc.start}). Move it away to "
+                              "resume (the checkpoint does not need it; the history before it is lost).") from None
+
+
+def read_metrics_until(run_dir: Path, step: int, text: str | None = None) -> list[dict[str, Any]]:
+    """The records of ``run_dir/metrics.jsonl`` (or of its ``text``, read earlier) up to ``step``; the
+    file is rewritten without the later ones (written after the checkpoint a run resumes from) and
+    without a line cut by a kill."""
+    if text is None:
+        text = read_metrics_text(run_dir)
+    if text is None:
+        return []
+    kept, records = [], []
+    for line in text.splitlines():
+        try:
+            rec = json.loads(line)
+        except json.JSONDecodeError:
+            continue  # a line cut by the kill
+        if rec.get("step", 0) <= step:
+            kept.append(line)
+            records.append(rec)
+    atomic_write_text(run_dir / METRICS_NAME, "".join(k + "\n" for k in kept))
+    return records
+
+
+def divergence_message(config: TrainingConfig, loss: float, step: int, kept: str) -> str:
+    """What a run whose loss became ``loss`` at ``step`` says (``kept``: where its last checkpoint is)."""
+    return (f"The training loss became {loss} at step {step}; training stopped. {kept} "
+            f"Try a smaller learning_rate (now {config.learning_rate:g}), gradient clipping "
+            f"(grad_clip, now {config.grad_clip}), a smaller initial gain g, or a larger tau.")
+
+
 @dataclass
 class TrainingResult:
     """What :meth:`Trainer.fit` returns."""
@@ -122,16 +209,7 @@ class Trainer:
         config = config or TrainingConfig()
         if not isinstance(config, TrainingConfig):
             raise ConfigError(f"The 'config' parameter of Trainer must be a TrainingConfig. Got {type(config).__name__} instead.")
-        if model.input_size != task.input_size or model.output_size != task.output_size:
-            raise ConfigError(
-                f"The model has input_size={model.input_size}, output_size={model.output_size}, but task "
-                f"{task.name!r} needs input_size={task.input_size}, output_size={task.output_size}."
-            )
-        if model.time == "continuous" and not math.isclose(model.dt, task.dt):
-            raise ConfigError(
-                f"The model's dt ({model.dt:g} ms) differs from the task's dt ({task.dt:g} ms); "
-                "build both with the same dt."
-            )
+        check_fits_task(model, task)
         self.model = model
         self.task = task
         self.config = config
@@ -140,13 +218,7 @@ class Trainer:
         self.loss_name = config.loss or task.default_loss
         self.loss_fn = LOSSES[self.loss_name]
         self.criterion = config.criterion if config.criterion is not None else task.default_criterion
-        params = [p for p in model.parameters() if p.requires_grad]
-        if not params:
-            raise ConfigError("Every parameter of the model is frozen: there is nothing to train.")
-        if config.optimizer == "adam":
-            self.optimizer: torch.optim.Optimizer = torch.optim.Adam(params, lr=config.learning_rate)
-        else:
-            self.optimizer = torch.optim.SGD(params, lr=config.learning_rate)
+        self.optimizer = make_optimizer(model, config)
         callbacks = list(callbacks)
         for cb in callbacks:
             if not isinstance(cb, Callback):
@@ -239,13 +311,8 @@ class Trainer:
         setting (and the thread count) is restored when it returns: the trainer leaves no global
         state changed.
         """
-        was_flushing = _flush_denormal_is_on()
-        torch.set_flush_denormal(True)
-        try:
-            with few_threads(self.config.batch_size * self.model.hidden_size**2):
-                return self._fit(steps)
-        finally:
-            torch.set_flush_denormal(was_flushing)
+        with training_settings(self.config.batch_size * self.model.hidden_size**2):
+            return self._fit(steps)
 
     def interrupt(self, reason: str = "interrupted") -> None:
         """Ask a running :meth:`fit` to stop after the step in progress: it saves a checkpoint of the
@@ -330,9 +397,7 @@ class Trainer:
     def _log(self, record: dict[str, Any]) -> None:
         self.history.append(record)
         if self.run_dir is not None:
-            self.run_dir.mkdir(parents=True, exist_ok=True)
-            with open(self.run_dir / METRICS_NAME, "a", encoding="utf-8") as f:
-                f.write(strict_json(record) + "\n")
+            append_metrics(self.run_dir, record)
 
     def _check_metrics_file(self) -> None:
         path = None if self.run_dir is None else self.run_dir / METRICS_NAME
@@ -378,7 +443,7 @@ class Trainer:
             path = self.run_dir / CHECKPOINT_NAME
         ckpt = load_checkpoint(path)
         self._check_metrics_file()
-        history_text = self._read_metrics()
+        history_text = read_metrics_text(self.run_dir)
         try:
             self.model.load_state_dict(ckpt.model_state, strict=True)
             if ckpt.optimizer_state is not None:
@@ -396,27 +461,8 @@ class Trainer:
         self.last_evaluation = {k: float("nan") if v is None else v  # strict JSON stored NaN as null
                                 for k, v in (ckpt.metadata.get("last_evaluation") or {}).items()}
         if history_text is not None:
-            kept = []
-            for line in history_text.splitlines():
-                try:
-                    rec = json.loads(line)
-                except json.JSONDecodeError:
-                    continue  # a line cut by the kill
-                if rec.get("step", 0) <= self.step:
-                    kept.append(line)
-                    self.history.append(rec)
-            atomic_write_text(self.run_dir / METRICS_NAME, "".join(k + "\n" for k in kept))
+            self.history.extend(read_metrics_until(self.run_dir, self.step, history_text))
         return self
-
-    def _read_metrics(self) -> str | None:
-        path = None if self.run_dir is None else self.run_dir / METRICS_NAME
-        if path is None or not path.is_file():
-            return None
-        try:
-            return path.read_text(encoding="utf-8")
-        except UnicodeDecodeError as exc:
-            raise CheckpointError(f"{path} is damaged: it is not UTF-8 text (byte {exc.start}). Move it away to "
-                                  "resume (the checkpoint does not need it; the history before it is lost).") from None
 
     def _diverged(self, loss: float) -> None:
         self._log({"step": self.step + 1, "diverged": True, "loss": loss if math.isfinite(loss) else str(loss)})
@@ -427,8 +473,4 @@ class Trainer:
                     "infinite weights: resuming from it cannot help; start the run again.")
         else:
             kept = "No checkpoint had been written yet."
-        raise TrainingDivergedError(
-            f"The training loss became {loss} at step {self.step + 1}; training stopped. {kept} "
-            f"Try a smaller learning_rate (now {self.config.learning_rate:g}), gradient clipping "
-            f"(grad_clip, now {self.config.grad_clip}), a smaller initial gain g, or a larger tau."
-        )
+        raise TrainingDivergedError(divergence_message(self.config, loss, self.step + 1, kept))

@@ -28,7 +28,8 @@ def test_analyse_every_task_end_to_end(name, tmp_path, capsys):
     assert 0 < report["pca"]["cumulative_top3"] <= 1
     assert report["lyapunov"]["largest"] is not None
     html = (out / "report.html").read_text()
-    assert html.count("data:image/png;base64,") >= 3 and "src='http" not in html
+    assert html.count("data:image/png;base64,") >= 2 and "src='http" not in html and "src=\"http" not in html
+    assert "rnnscopeStateSpace('state-space')" in html and "Plotly.newPlot" in html  # the interactive view
     for png in ("flow_field.png", "pca_variance.png"):
         assert (out / png).stat().st_size > 1000
     assert "fixed points" in capsys.readouterr().out

@@ -19,7 +19,7 @@ from typing import Any
 
 from .._version import __version__
 
-__all__ = ["GENERATOR", "human", "value_html", "mapping_table", "records_table", "grid_table", "image_html",
+__all__ = ["GENERATOR", "Markup", "human", "value_html", "mapping_table", "records_table", "grid_table", "image_html",
            "page_html", "plotly_script", "json_script", "written_by_rnnscope"]
 
 #: The ``<meta name="generator">`` of every page rnnscope writes: an existing page that lacks it is
@@ -46,10 +46,16 @@ pre{background:#f7f7f7;padding:.6em;overflow:auto;font-size:85%}code{font-size:9
 """
 
 
+class Markup(str):
+    """Text that is already HTML (a link, say): tables put it in as it is, without escaping."""
+
+
 def human(value: Any, digits: int = DIGITS) -> str:
     """A number as people read it: ``0.9556117244064808`` -> ``0.9556``; integers whole; None as a dash."""
     if value is None:
         return "\u2014"
+    if isinstance(value, Markup):
+        return value
     if isinstance(value, bool):
         return "yes" if value else "no"
     if isinstance(value, int):
@@ -136,7 +142,7 @@ def mapping_table(mapping: Mapping[str, Any], *, caption: str | None = None) -> 
     for key, v in mapping.items():
         if key in gathered:
             continue
-        rows.append(f"<tr><th>{html.escape(str(key))}</th>{_cell(v)}</tr>")
+        rows.append(f"<tr><th>{html.escape(str(key))}</th><td>{value_html(v)}</td></tr>")
     cap = f"<caption>{html.escape(caption)}</caption>" if caption else ""
     return f"<table>{cap}{''.join(rows)}</table>"
 

@@ -198,6 +198,7 @@ class _Simulation(torch.autograd.Function):
                 y = y.clone()  # the next chunk starts from y, which is scaled in place here
                 S[t0:t1].mul_(1.0 / q)
                 if store:
+                    h_prev = h_prev.clone()  # and from h_prev, which lies in R, converted in place here
                     R[t0 + 1 - off: t1 + 1 - off].mul_(p).add_(r0)
             src = R[t0 + 1 - off: t1 + 1 - off] if readout_rates else S[t0:t1]
             torch.addmm(b_read, src.reshape(-1, N), W_read, out=Y[t0:t1].view((t1 - t0) * batch, Y.shape[-1]))

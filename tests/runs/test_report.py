@@ -55,3 +55,19 @@ def test_analyse_a_formal_language_run_extracts_its_automaton(tmp_path):
     assert saved["automaton"]["n_states"] == report["automaton"]["n_states"] == 2
     assert saved["automaton"]["agreement"] >= 0.99 and saved["automaton"]["minimal_states"] == 2
     assert (run / "analysis" / "automaton.png").is_file() and (run / "analysis" / "automaton.npz").is_file()
+
+
+def test_the_report_without_plotly_shows_the_static_figures_and_says_why(tiny_run, monkeypatch):
+    from rnnscope.runs import _report, analyse_run
+
+    monkeypatch.setattr(_report, "plotly_script", lambda: None)  # as on an install without the report extra
+    report = analyse_run(tiny_run, n_trials=16, n_candidates=16, lyapunov_steps=50, progress=False)
+    html = (tiny_run / "analysis" / "report.html").read_text()
+    assert "<code>pip install 'rnnscope[report]'</code>" in html
+    assert "Plotly.newPlot" not in html and "alt='state_space_zero_input.png'" in html
+    # numbers for people: the largest Lyapunov exponent with 4 significant digits, the JSON keeps them all
+    from rnnscope.runs._html import human
+
+    largest = report["lyapunov"]["largest"]
+    assert f"<th>largest</th><td>{human(largest)}</td>" in html
+    assert len(repr(largest)) <= 8 or repr(largest) not in html

@@ -30,12 +30,13 @@ def _grads(model, inputs, fused, x0=None):
     return traj, grads, inputs.grad
 
 
-@pytest.fixture(params=["rates stored, one chunk", "rates recomputed, chunks of 4 steps"])
+@pytest.fixture(params=["rates stored, one chunk", "rates stored, chunks of 4 steps", "rates recomputed, chunks of 4 steps"])
 def memory_mode(request, monkeypatch):
     from rnnscope.models import _fused
 
     if request.param.startswith("rates recomputed"):
         monkeypatch.setattr(_fused, "_STORE_RATES_LIMIT", 0)
+    if "chunks" in request.param:  # e.g. 131 steps a chunk at batch 8 x 2000 units
         monkeypatch.setattr(_fused, "_CHUNK_ELEMENTS", 4 * 5 * 24)  # 4 steps of batch 5 x 24 units
     return request.param
 

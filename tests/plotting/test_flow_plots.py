@@ -86,3 +86,23 @@ def test_plot_validates_its_arguments():
         plot_flow_field(flow, speed="fast")
     with pytest.raises(ConfigError, match="'flow'.*FlowField"):
         plot_flow_field(torch.zeros(2, 2))
+    with pytest.raises(ConfigError, match="'frame'.*'grid', 'content'"):
+        plot_flow_field(flow, frame="tight")
+
+
+def test_frame_content_zooms_on_what_is_drawn_inside_the_grid():
+    flow = flow_field(_saddle_network(), torch.eye(2), extent=10.0, resolution=9)
+    points = torch.tensor([[-1.0, -0.5], [1.0, 0.5], [50.0, 0.0]])  # the last lies outside the grid
+    trajectory = torch.tensor([[[0.0, 0.0], [0.5, 2.0]]])
+    ax = plot_flow_field(flow, fixed_points=points, trajectories=trajectory, frame="content")
+    x0, x1 = ax.get_xlim()
+    y0, y1 = ax.get_ylim()
+    # the box of the drawn points inside the grid, x in [-1, 1] and y in [-0.5, 2], with a margin of
+    # a tenth of its size but at least 2% of the grid's 20 (0.4 here on both axes)
+    assert (x0, x1) == pytest.approx((-1.4, 1.4)) and (y0, y1) == pytest.approx((-0.9, 2.4))
+    wide = plot_flow_field(flow, trajectories=torch.tensor([[[-8.0, -5.0], [8.0, 5.0]]]), frame="content")
+    assert wide.get_xlim() == pytest.approx((-9.6, 9.6)) and wide.get_ylim() == pytest.approx((-6.0, 6.0))
+    grid = plot_flow_field(flow, fixed_points=points, trajectories=trajectory)
+    assert grid.get_xlim() == pytest.approx((-10.0, 10.0)) and grid.get_ylim() == pytest.approx((-10.0, 10.0))
+    nothing = plot_flow_field(flow, frame="content")  # nothing drawn: the grid
+    assert nothing.get_xlim() == pytest.approx((-10.0, 10.0))

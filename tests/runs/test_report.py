@@ -28,7 +28,8 @@ def test_analyse_every_task_end_to_end(name, tmp_path, capsys):
     assert 0 < report["pca"]["cumulative_top3"] <= 1
     assert report["lyapunov"]["largest"] is not None
     html = (out / "report.html").read_text()
-    assert html.count("data:image/png;base64,") >= 3 and "src='http" not in html
+    assert html.count("data:image/png;base64,") >= 2 and "src='http" not in html and "src=\"http" not in html
+    assert "rnnscopeStateSpace('state-space')" in html and "Plotly.newPlot" in html  # the interactive view
     for png in ("flow_field.png", "pca_variance.png"):
         assert (out / png).stat().st_size > 1000
     assert "fixed points" in capsys.readouterr().out
@@ -54,3 +55,19 @@ def test_analyse_a_formal_language_run_extracts_its_automaton(tmp_path):
     assert saved["automaton"]["n_states"] == report["automaton"]["n_states"] == 2
     assert saved["automaton"]["agreement"] >= 0.99 and saved["automaton"]["minimal_states"] == 2
     assert (run / "analysis" / "automaton.png").is_file() and (run / "analysis" / "automaton.npz").is_file()
+
+
+def test_the_report_without_plotly_shows_the_static_figures_and_says_why(tiny_run, monkeypatch):
+    from rnnscope.runs import _report, analyse_run
+
+    monkeypatch.setattr(_report, "plotly_script", lambda: None)  # as on an install without the report extra
+    report = analyse_run(tiny_run, n_trials=16, n_candidates=16, lyapunov_steps=50, progress=False)
+    html = (tiny_run / "analysis" / "report.html").read_text()
+    assert "<code>pip install 'rnnscope[report]'</code>" in html
+    assert "Plotly.newPlot" not in html and "alt='state_space_zero_input.png'" in html
+    # numbers for people: the largest Lyapunov exponent with 4 significant digits, the JSON keeps them all
+    from rnnscope.runs._html import human
+
+    largest = report["lyapunov"]["largest"]
+    assert f"<th>largest</th><td>{human(largest)}</td>" in html
+    assert len(repr(largest)) <= 8 or repr(largest) not in html

@@ -46,6 +46,7 @@ from ..runs import (
     train_run,
     train_seeds,
     write_evaluation,
+    write_index,
     yaml_load,
 )
 from ..tasks import available, task_class
@@ -281,7 +282,7 @@ def cmd_reproduce(args: argparse.Namespace) -> int:
             print(f"        {key}: {value:.4g}" if isinstance(value, float) else f"        {key}: {value}")
     for fig in result.figures:
         print(f"figure: {fig}")
-    print(f"wrote {out / 'result.json'}")
+    print(f"wrote {out / 'result.json'} and {write_index(out)}")
     return 0 if result.passed else 1
 
 
@@ -295,7 +296,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
     task = f" on {report.task} trials" if report.task else ""
     print(f"{report.a} vs {report.b} ({report.kind}{task}; {report.n_trials} trials x {report.n_steps} time bins)")
     print(report.table())
-    print(f"wrote {path}")
+    print(f"wrote {path}" + (f" and {write_index(out)}" if args.out else ""))
     return 0
 
 
@@ -334,7 +335,13 @@ def cmd_fit(args: argparse.Namespace) -> int:
     print(f"{summary['n_trials']} trials x {summary['n_neurons']} neurons, {summary['n_inputs']} inputs{inputs}, "
           f"dt {summary['dt']:g} ms")
     print(fit_table(summary))
-    print(f"fit folder: {out}  (summary.json, config.yaml, checkpoint.safetensors, rank_K/, figures/)")
+    write_index(out)
+    print(f"fit folder: {out}  (index.html, summary.json, config.yaml, checkpoint.safetensors, rank_K/, figures/)")
+    return 0
+
+
+def cmd_index(args: argparse.Namespace) -> int:
+    print(f"wrote {write_index(args.folder)}")
     return 0
 
 
@@ -416,7 +423,8 @@ def build_parser() -> argparse.ArgumentParser:
     cp.add_argument("--trials", type=int, default=64, help="trials of the shared task to simulate (two runs)")
     cp.add_argument("--permutations", type=int, default=200, help="shuffled pairings of the baseline")
     cp.add_argument("--seed", type=int, default=0)
-    cp.add_argument("--out", help="folder for compare.json (default: the current folder)")
+    cp.add_argument("--out", help="folder for compare.json and its index.html page (default: the current folder, "
+                                  "without a page)")
     cp.set_defaults(func=cmd_compare)
 
     ft = sub.add_parser("fit", help="fit low-rank networks to recorded activity (.npz or .nwb), choosing the rank")
@@ -460,6 +468,11 @@ def build_parser() -> argparse.ArgumentParser:
     ft.add_argument("--out", help="fit folder (default: runs/fit-DATA)")
     ft.add_argument("--no-progress", action="store_true")
     ft.set_defaults(func=cmd_fit)
+
+    ix = sub.add_parser("index", help="write FOLDER/index.html: one page of the results in a folder (run, fit, "
+                                      "reproduction, comparison, sweep)")
+    ix.add_argument("folder")
+    ix.set_defaults(func=cmd_index)
 
     d = sub.add_parser("demo", help="train a small network on the 3-bit flip-flop (the README's first command)")
     d.add_argument("--out", help="run folder (default: runs/demo)")

@@ -145,7 +145,7 @@ class LSTM(_TorchRNN):
         return torch.cat([o * torch.tanh(c), c], dim=-1)
 
     def flow_jacobian(self, x: torch.Tensor, drive: torch.Tensor) -> torch.Tensor:
-        """d [h, c](t+1) / d [h, c](t) in closed form, with ``D_k = diag(k'(.)) W_hk`` per gate::
+        """``d [h, c](t+1) / d [h, c](t)`` in closed form, with ``D_k = diag(k'(.)) W_hk`` per gate::
 
             dc'/dh = diag(c) D_f + diag(g) D_i + diag(i) D_g,      dc'/dc = diag(f)
             dh'/dh = diag(tanh c') D_o + diag(o (1 - tanh^2 c')) dc'/dh

@@ -42,6 +42,7 @@ def plot_flow_field(
     nullclines: bool | Nullclines = False,
     density: float = 1.0,
     trajectory_color: str | Sequence[str] = "C1",
+    frame: str = "grid",
     title: str | None = None,
 ) -> Axes:
     """Streamlines of ``flow`` over a log-speed heat map, with fixed points and trajectories.
@@ -64,6 +65,10 @@ def plot_flow_field(
             (:func:`~rnnscope.analysis.nullclines`); or pass a :class:`~rnnscope.analysis.Nullclines`.
         density: streamline density (matplotlib ``streamplot``).
         trajectory_color: one colour, or one per trajectory.
+        frame: ``"grid"`` frames the whole grid of ``flow``; ``"content"`` frames what is drawn on it
+            (the trajectories and the fixed points inside the grid, with a margin of a tenth of their
+            extent), so that a grid laid wide around a few far excursions does not shrink the fixed
+            points to a few pixels. Falls back to the grid when nothing is drawn.
         title: the Axes title.
 
     Returns:
@@ -82,6 +87,9 @@ def plot_flow_field(
         raise ConfigError(f"The 'show_speed' parameter of {own} must be a bool. Got {show_speed!r} instead.")
     if isinstance(density, bool) or not isinstance(density, (int, float)) or not density > 0:
         raise ConfigError(f"The 'density' parameter of {own} must be a float > 0. Got {density!r} instead.")
+    if frame not in ("grid", "content"):
+        raise ConfigError(f"The 'frame' parameter of {own} must be one of 'grid', 'content'. Got {frame!r} instead.")
+    drawn: list[np.ndarray] = []  # plane coordinates of what is drawn, for frame="content"
     if ax is None:
         fig = Figure(figsize=(5.6, 4.6), layout="constrained")
         ax = fig.add_subplot()
@@ -134,6 +142,7 @@ def plot_flow_field(
             raise ShapeError(f"The 'trajectories' parameter of {own} must have shape (..., time, 2) (plane "
                              f"coordinates; use flow.project(states)). Got {T.shape} instead.")
         T = T.reshape(-1, T.shape[-2], 2)
+        drawn.append(T.reshape(-1, 2))
         if isinstance(trajectory_color, str):
             colors = [trajectory_color] * T.shape[0]
         else:
@@ -150,6 +159,7 @@ def plot_flow_field(
         if P.ndim != 2 or P.shape[1] != 2:
             raise ShapeError(f"The 'fixed_points' parameter of {own} must have shape (n, 2) (plane coordinates; "
                              f"use flow.project(fixed_points.states)). Got {P.shape} instead.")
+        drawn.append(P)
         if n_unstable is None:
             ax.scatter(P[:, 0], P[:, 1], s=45, facecolor="0.6", edgecolor="k", zorder=5, label="fixed point")
         else:
@@ -168,6 +178,8 @@ def plot_flow_field(
                                edgecolor=_SADDLE_COLORS[(kk - 1) % len(_SADDLE_COLORS)],
                                label=f"{kk} unstable direction{'s' if kk > 1 else ''}")
 
+    if frame == "content":
+        x0, x1, y0, y1 = _content_frame(drawn, (x0, x1, y0, y1))
     ax.set_xlim(x0, x1)
     ax.set_ylim(y0, y1)
     ax.set_xlabel(flow.labels[0])
@@ -177,3 +189,19 @@ def plot_flow_field(
     if title:
         ax.set_title(title)
     return ax
+
+
+def _content_frame(drawn: list[np.ndarray], grid: tuple[float, float, float, float]) -> tuple[float, float, float, float]:
+    """The bounding box of the drawn points inside the grid, with a margin of a tenth of its size
+    (at least 2% of the grid's), clipped to the grid; the grid when nothing is drawn in it."""
+    x0, x1, y0, y1 = grid
+    points = np.concatenate(drawn) if drawn else np.zeros((0, 2))
+    points = points[np.isfinite(points).all(axis=1)]
+    inside = (points[:, 0] >= x0) & (points[:, 0] <= x1) & (points[:, 1] >= y0) & (points[:, 1] <= y1)
+    points = points[inside]
+    if len(points) == 0:
+        return grid
+    lo, hi = points.min(axis=0), points.max(axis=0)
+    pad = np.maximum(0.1 * (hi - lo), 0.02 * np.array([x1 - x0, y1 - y0]))
+    lo, hi = np.maximum(lo - pad, [x0, y0]), np.minimum(hi + pad, [x1, y1])
+    return float(lo[0]), float(hi[0]), float(lo[1]), float(hi[1])

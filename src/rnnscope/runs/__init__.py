@@ -1,5 +1,5 @@
-"""The application layer: run configurations, run folders, fit folders, the analysis report and the
-loading of runs and data files for ``rnnscope compare``.
+"""The application layer: run configurations, run folders, fit folders, the analysis report, the index
+page of a folder of results and the loading of runs and data files for ``rnnscope compare``.
 
 It imports the library and is never imported by it (the library works on models, tasks and arrays;
 this layer reads and writes folders). The command line calls these functions.
@@ -32,6 +32,7 @@ from ._folders import (
     write_evaluation,
 )
 from ._guards import check_output_folder
+from ._index import INDEX_NAME, write_index
 from ._report import analyse_run
 from ._sweep import EXECUTORS, SlurmOptions, SweepResult, SweepRun, SweepSpec, load_sweep, read_results, sweep
 from ._sweep_report import SweepReport, sweep_report
@@ -65,6 +66,8 @@ __all__ = [
     "SUMMARY_NAME",
     "EVALUATION_NAME",
     "analyse_run",
+    "write_index",
+    "INDEX_NAME",
     "check_output_folder",
     "sweep",
     "load_sweep",

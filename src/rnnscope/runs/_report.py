@@ -9,23 +9,27 @@ For a run folder, :func:`analyse_run`
 4. fits regression axes (targeted dimensionality reduction, Mante et al. 2013) for the task's
    :attr:`~rnnscope.tasks.AbstractTask.analysis_variables`;
 5. draws the flow field in the plane of the top two PCs (the latent plane for a rank-2 network,
-   where the reduced dynamics is exact);
+   where the reduced dynamics is exact), framed on the region the drawn trajectories visit;
 6. estimates the largest Lyapunov exponent under the first analysis input;
-and writes ``analysis/analysis.json``, the figures and a self-contained ``analysis/report.html``.
+and writes ``analysis/analysis.json``, the figures and a self-contained ``analysis/report.html``: an
+interactive 3-D state space (plotly.js inline when the ``plotly`` package is installed, the static
+figures otherwise), the numbers rounded for people and the nested ones as tables.
 """
 
 from __future__ import annotations
 
-import base64
 import html
-import json
 import math
 import re
 import time
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+import matplotlib
+import numpy as np
 import torch
+from matplotlib.colors import Normalize, to_hex
 from matplotlib.figure import Figure
 
 from .._validation import check_finite, check_int, check_seed
@@ -49,6 +53,8 @@ from ..tasks import FormalLanguage
 from ..training import atomic_write_text, strict_json
 from ._guards import check_output_folder
 from ._folders import load_run
+from ._html import grid_table, human, image_html, mapping_table, page_html, plotly_script
+from ._state_space_view import VIEW_SCRIPT, Trajectories, fixed_point_traces, state_space_view
 
 __all__ = ["analyse_run"]
 
@@ -137,9 +143,16 @@ def analyse_run(
         shown, shown_lengths = avg.averages, None  # averages hold their last value after a trial ends
         color_by = avg.conditions["choice"] if "choice" in avg.conditions else None
         style_by = avg.conditions["context"] if "context" in avg.conditions else None
+        names = [", ".join(f"{k} = {_fmt(avg.conditions[k][i])}" for k in reversed(keys)) for i in range(len(shown))]
     else:
-        shown, shown_lengths = states[:4], batch.lengths[:4]
+        n_shown = min(_SINGLE_TRIALS, n_trials)
+        shown, shown_lengths = states[:n_shown], batch.lengths[:n_shown]
         color_by = style_by = None
+        names = _trial_names(batch.conditions, n_shown)
+    view_trajectories = _view_trajectories(pca, shown, shown_lengths, names, color_by, style_by, task.dt,
+                                           model.time)
+    view_points: list[dict] = []
+    segment = 0.1 * float(np.ptp(view_trajectories.xyz.reshape(-1, 3), axis=0).max() or 1.0)
 
     # fixed points under each analysis input
     fps_by_condition = {}
@@ -181,10 +194,12 @@ def analyse_run(
                 },
             }
         report["conditions"][name] = entry
+        view_points += fixed_point_traces(name, len(report["conditions"]) - 1, fps, *_view_basis(pca),
+                                          segment=segment)
         proj = pca.transform(shown)[..., : min(3, n_pc)]
         fp_proj = pca.transform(fps.states.to(states.dtype))[..., : min(3, n_pc)] if len(fps) else None
         ax = plot_trajectories(
-            proj, color_by, style_by=style_by, lengths=shown_lengths,
+            proj, color_by, style_by=style_by, lengths=shown_lengths, labels=None if keys else names,
             fixed_points=fp_proj, n_unstable=fps.n_unstable if len(fps) else None,
             axis_labels=[f"PC{i + 1}" for i in range(proj.shape[-1])],
             color_label="choice" if color_by is not None else None,
@@ -217,15 +232,16 @@ def analyse_run(
         save(ax, "regression_axes.png", "Condition-averaged trajectories on the first two regression axes "
              "(targeted dimensionality reduction, Mante et al. 2013).")
 
-    # flow field in the most informative plane
+    # flow field in the most informative plane, framed on the region the drawn trajectories visit
     first_name, u0 = next(iter(task.analysis_inputs().items()))
     fps0 = fps_by_condition[first_name]
+    visited = _visited_region(pca, shown, shown_lengths, fps0)
     if factors is not None and factors.rank == 2 and factors.bulk is None:
-        flow = latent_flow_field(model, inputs=u0, resolution=25, states=states)
+        flow = latent_flow_field(model, inputs=u0, resolution=25, states=visited)
         plane = "latent coordinates kappa of the rank-2 network (exact reduced dynamics)"
     else:
         basis = pca.components_[:2].to(torch.float64)
-        flow = flow_field(model, basis, origin=pca.mean_.to(torch.float64), inputs=u0, states=states,
+        flow = flow_field(model, basis, origin=pca.mean_.to(torch.float64), inputs=u0, states=visited,
                           resolution=25, labels=("PC1", "PC2"))
         plane = "the plane of the top two principal components, through the mean state"
     ax = plot_flow_field(
@@ -233,10 +249,13 @@ def analyse_run(
         fixed_points=flow.project(fps0.states) if len(fps0) else None,
         n_unstable=fps0.n_unstable if len(fps0) else None,
         trajectories=flow.project(shown[:8]),
+        frame="content",
         title=f"{task.name}: flow field ({first_name})",
     )
-    save(ax, "flow_field.png", f"Flow field in {plane}, under '{first_name}'; log speed as a heat map.")
-    report["flow_field"] = {"plane": plane, "input_condition": first_name}
+    save(ax, "flow_field.png", f"Flow field in {plane}, under '{first_name}', framed on the drawn trajectories and "
+         "the fixed points among them; log speed as a heat map.")
+    x0, x1, y0, y1 = flow.extent
+    report["flow_field"] = {"plane": plane, "input_condition": first_name, "extent": [x0, x1, y0, y1]}
 
     # the largest Lyapunov exponent
     le = largest_lyapunov_exponent(model, u0[None], n_steps=lyapunov_steps, transient_steps=lyapunov_steps // 2,
@@ -251,8 +270,95 @@ def analyse_run(
     report["wall_time_s"] = round(time.perf_counter() - t_start, 2)
 
     atomic_write_text(out / "analysis.json", strict_json(report, indent=2))
-    _write_html(out, report, figures)
+    _write_html(out, report, figures, view_trajectories, view_points, fps_by_condition)
     return report
+
+
+#: Single trials drawn for a task without condition variables.
+_SINGLE_TRIALS = 8
+#: Up to this many distinct values of a trial condition colour the single trials by it.
+_MAX_GROUPS = 8
+
+
+def _fmt(value: Any) -> str:
+    """A condition value for a legend: ``1``, ``0.5``, ``(1, -1, 1)``."""
+    if isinstance(value, torch.Tensor):
+        value = value.tolist()
+    if isinstance(value, (list, tuple)):
+        return "(" + ", ".join(_fmt(v) for v in value) + ")"
+    return f"{value:g}" if isinstance(value, float) else str(value)
+
+
+def _trial_names(conditions: Mapping[str, torch.Tensor], n: int) -> list[str]:
+    """A legend name per single trial, by the trial condition (one value or a short row per trial)
+    that takes the fewest distinct values, at least two and at most a few (e.g. the final memory of
+    the flip-flop rather than its pulse counts); ``trial 1``, ``trial 2``, ... when none does."""
+    best: tuple[int, str, list[str]] | None = None
+    for key, value in conditions.items():
+        v = value[:n]
+        if v.ndim == 1 or (v.ndim == 2 and v.shape[1] <= 4):
+            texts = [_fmt(row) for row in v]
+            distinct = len(set(texts))
+            if 1 < distinct <= _MAX_GROUPS and (best is None or distinct < best[0]):
+                best = (distinct, key, texts)
+    if best is None:
+        return [f"trial {i + 1}" for i in range(n)]
+    return [f"{best[1]} = {t}" for t in best[2]]
+
+
+def _view_basis(pca: PCA) -> tuple[torch.Tensor, torch.Tensor]:
+    """The three axes of the 3-D view (PC1-3; zeros for missing ones in a network of < 3 units) and its origin."""
+    basis = torch.zeros(3, pca.components_.shape[1], dtype=torch.float64)
+    k = min(3, pca.components_.shape[0])
+    basis[:k] = pca.components_[:k].to(torch.float64)
+    return basis, pca.mean_.to(torch.float64)
+
+
+def _view_trajectories(pca: PCA, shown: torch.Tensor, lengths: torch.Tensor | None, names: list[str],
+                       color_by: torch.Tensor | None, style_by: torch.Tensor | None, dt: float,
+                       time: str) -> Trajectories:
+    """The drawn trajectories in the top 3 PCs, coloured as in the static figures: by ``color_by``
+    through the coolwarm map (the choice), else one colour per distinct name."""
+    basis, origin = _view_basis(pca)
+    xyz = ((shown.to(torch.float64) - origin) @ basis.T).numpy()
+    n, T = xyz.shape[:2]
+    if color_by is not None:
+        values = color_by.to(torch.float64).numpy()
+        lo, hi = float(values.min()), float(values.max())
+        norm = Normalize(lo - 0.5, hi + 0.5) if lo == hi else Normalize(lo, hi)
+        colors = [to_hex(matplotlib.colormaps["coolwarm"](norm(v))) for v in values]
+    else:
+        distinct = list(dict.fromkeys(names))
+        colors = [to_hex(f"C{distinct.index(name) % 10}") for name in names]
+    if style_by is not None:
+        styles = list(dict.fromkeys(style_by.tolist()))
+        dashes = [styles.index(v) for v in style_by.tolist()]
+    else:
+        dashes = [0] * n
+    steps = np.arange(1, T + 1, dtype=float)
+    return Trajectories(xyz=xyz, lengths=[T] * n if lengths is None else [int(v) for v in lengths], names=names,
+                        colors=colors, dashes=dashes, times=steps * dt if time == "continuous" else steps,
+                        time_unit="ms" if time == "continuous" else "step")
+
+
+def _visited_region(pca: PCA, shown: torch.Tensor, lengths: torch.Tensor | None, fps) -> torch.Tensor:
+    """The states the flow field is framed on: where the drawn trajectories spend their time (the
+    valid steps between the 2nd and 98th percentiles of each of the top two PCs, so that a brief
+    excursion, e.g. during an input pulse, does not set the frame) and the fixed points among them
+    (within half that region's extent of it); fixed points far from every trajectory, and the
+    excursions, would shrink the region where the dynamics happens to a few pixels."""
+    x = shown if lengths is None else torch.cat([shown[i, : int(m)] for i, m in enumerate(lengths)])
+    x = x.reshape(-1, shown.shape[-1]).to(torch.float64)
+    k = min(2, pca.components_.shape[0])
+    xy = pca.transform(x[:, None, :].to(pca.components_.dtype))[:, 0, :k].to(torch.float64)
+    lo, hi = torch.quantile(xy, 0.02, dim=0), torch.quantile(xy, 0.98, dim=0)
+    x = x[((xy >= lo) & (xy <= hi)).all(dim=1)]
+    if len(fps) == 0:
+        return x
+    p = pca.transform(fps.states[:, None, :].to(pca.components_.dtype))[:, 0, :k].to(torch.float64)
+    margin = 0.5 * (hi - lo)
+    near = ((p >= lo - margin) & (p <= hi + margin)).all(dim=1)
+    return torch.cat([x, fps.states[near].to(torch.float64)])
 
 
 def _automaton_section(model, task: FormalLanguage, out: Path, save) -> dict[str, Any]:
@@ -276,47 +382,95 @@ def _automaton_section(model, task: FormalLanguage, out: Path, save) -> dict[str
             "network_accuracy_all_strings": _num(dfa.details["network_accuracy"]), "max_length": dfa.agreement_length}
 
 
-def _write_html(out: Path, report: dict[str, Any], figures: dict[str, str]) -> None:
-    def table(rows: list[tuple[str, Any]]) -> str:
-        cells = "".join(f"<tr><th>{html.escape(str(k))}</th><td>{html.escape(json.dumps(v) if not isinstance(v, str) else v)}</td></tr>"
-                        for k, v in rows)
-        return f"<table>{cells}</table>"
+def _write_html(out: Path, report: dict[str, Any], figures: dict[str, str], trajectories: Trajectories,
+                point_traces: list[dict], fps_by_condition: dict[str, Any]) -> None:
+    figures = dict(figures)
 
-    parts = [
-        "<!DOCTYPE html><html><head><meta charset='utf-8'>",
-        f"<title>rnnscope analysis: {html.escape(report['task'])}</title>",
-        "<style>body{font-family:sans-serif;max-width:1100px;margin:2em auto;color:#222}"
-        "table{border-collapse:collapse;margin:0.5em 0 1.5em}th,td{border:1px solid #ccc;padding:4px 8px;"
-        "text-align:left;font-size:90%}th{background:#f4f4f4}img{max-width:100%;border:1px solid #eee}"
-        "figure{margin:1em 0 2em}figcaption{font-size:90%;color:#555}</style></head><body>",
+    def figure(name: str) -> str:
+        caption = figures.pop(name)
+        return image_html((out / name).read_bytes(), name=name, caption=caption)
+
+    plotly = plotly_script()
+    rank = report["rank"] if report["rank"] is not None else "full"
+    body = [
         f"<h1>Analysis of a network trained on <code>{html.escape(report['task'])}</code></h1>",
-        table([("run", report["run"]), ("training steps", report["step"]), ("units", report["hidden_size"]),
-               ("rank", report["rank"] if report["rank"] is not None else "full"), ("time", report["time"]),
-               ("performance (no noise)", report["performance_without_noise"]),
-               ("analysis wall time (s)", report["wall_time_s"])]),
-        "<h2>Fixed points</h2>",
+        mapping_table({"run": report["run"], "model": report["model"], "units": report["hidden_size"], "rank": rank,
+                       "time": report["time"], "training steps": report["step"],
+                       "performance without noise": report["performance_without_noise"],
+                       "analysis wall time (s)": report["wall_time_s"]}),
+        "<h2>State space</h2>",
     ]
+    if plotly is not None:
+        body += [state_space_view("state-space", trajectories, point_traces, axis_labels=("PC1", "PC2", "PC3"),
+                                  title=f"{report['task']}: trajectories and fixed points in the top 3 PCs"),
+                 "<p class='muted'>Drag to turn, scroll to zoom, click a legend entry to hide it; hover a fixed "
+                 "point for its q, its unstable directions (grey segments, drawn in proportion to the part of "
+                 "each that lies in this view) and its leading eigenvalues. The slider and the play button draw "
+                 "the trajectories up to a time.</p>"]
+        for name in [n for n in figures if n.startswith("state_space_")]:
+            figures.pop(name)  # the interactive view replaces the static ones (still in this folder)
+    else:
+        body.append("<p class='note'>The interactive 3-D view needs the <code>plotly</code> package "
+                    "(<code>pip install 'rnnscope[report]'</code>); the static figures follow.</p>")
+        body += [figure(n) for n in list(figures) if n.startswith("state_space_")]
+    evr = report["pca"]["explained_variance_ratio"]
+    body.append(grid_table([[100 * v for v in evr]], columns=[f"PC{i + 1}" for i in range(len(evr))],
+                           index=["variance explained (%)"]))
+    body.append(f"<p>The top 3 components explain {human(100 * report['pca']['cumulative_top3'], 3)}% of the "
+                "variance of the trajectories.</p>")
+    body.append(figure("pca_variance.png"))
+    if "regression_axes" in report:
+        variables = report["regression_axes"]["variables"]
+        body += ["<h3>Regression axes</h3>",
+                 "<p>Overlaps (cosines) between the regression axes before orthogonalisation:</p>",
+                 grid_table(report["regression_axes"]["overlap_before_orthogonalisation"], columns=variables,
+                            index=variables)]
+        if "regression_axes.png" in figures:
+            body.append(figure("regression_axes.png"))
+
+    body.append("<h2>Fixed points</h2>")
     for name, entry in report["conditions"].items():
         fp = entry["fixed_points"]
-        rows = [("input", entry["inputs"]), ("fixed points", fp["count"]),
-                ("by number of unstable directions", fp["by_n_unstable"]), ("max q", fp["max_q"]),
-                ("slow points", fp["n_slow_points"])]
+        rows: dict[str, Any] = {"constant input": entry["inputs"], "fixed points": fp["count"],
+                                "by number of unstable directions": fp["by_n_unstable"] or "(none)",
+                                "largest q": fp["max_q"], "slow points": fp["n_slow_points"]}
+        body += [f"<h3>{html.escape(name)}</h3>", mapping_table(rows)]
         if "line_attractor" in entry:
-            rows += [(f"line attractor: {k}", v) for k, v in entry["line_attractor"].items()]
-        parts += [f"<h3>{html.escape(name)}</h3>", table(rows)]
-    parts += ["<h2>State space</h2>", table([("PCA variance explained (top 10)", report["pca"]["explained_variance_ratio"]),
-                                            ("cumulative, top 3", report["pca"]["cumulative_top3"])])]
-    if "regression_axes" in report:
-        parts.append(table([("regression variables", report["regression_axes"]["variables"]),
-                            ("overlaps before orthogonalisation", report["regression_axes"]["overlap_before_orthogonalisation"])]))
+            la = {k.replace("_", " "): v for k, v in entry["line_attractor"].items()}
+            body += ["<p>Line attractor (Mante et al. 2013):</p>", mapping_table(la)]
+        body.append(_fixed_point_list(fps_by_condition[name]))
+
+    body += ["<h2>Flow field</h2>", figure("flow_field.png")]
     lyap = report["lyapunov"]
-    parts += ["<h2>Largest Lyapunov exponent</h2>", table(list(lyap.items()))]
+    body += ["<h2>Largest Lyapunov exponent</h2>",
+             mapping_table({k.replace("_", " "): v for k, v in lyap.items()})]
     if "automaton" in report:
-        parts += ["<h2>Automaton</h2>", table(list(report["automaton"].items()))]
-    parts.append("<h2>Figures</h2>")
-    for name, caption in figures.items():
-        data = base64.b64encode((out / name).read_bytes()).decode()
-        parts.append(f"<figure><img alt='{html.escape(name)}' src='data:image/png;base64,{data}'>"
-                     f"<figcaption>{html.escape(caption)}</figcaption></figure>")
-    parts.append("</body></html>")
-    atomic_write_text(out / "report.html", "\n".join(parts))
+        body += ["<h2>Automaton</h2>", mapping_table({k.replace("_", " "): v for k, v in report["automaton"].items()})]
+        if "automaton.png" in figures:
+            body.append(figure("automaton.png"))
+    if figures:
+        body += ["<h2>Other figures</h2>", *(figure(n) for n in list(figures))]
+    head = [plotly, VIEW_SCRIPT] if plotly is not None else []
+    atomic_write_text(out / "report.html", page_html(f"rnnscope analysis: {report['task']}", body, head=head))
+
+
+#: Fixed points listed one per row in the report (all are in the .npz file).
+_MAX_LISTED = 40
+
+
+def _fixed_point_list(fps) -> str:
+    """A collapsed table of the fixed points of one condition: stability, q, leading eigenvalue and
+    the slowest time constant (continuous time) or the largest modulus (discrete time)."""
+    fixed = fps.fixed()
+    if len(fixed) == 0:
+        return ""
+    continuous = fixed.time == "continuous"
+    columns = ["stability", "q", "leading eigenvalue", "slowest time constant (ms)" if continuous else "largest |λ|"]
+    rows = []
+    for i in range(min(len(fixed), _MAX_LISTED)):
+        lead = complex(fixed.eigenvalues[i, 0])
+        last = -1.0 / lead.real if continuous and lead.real < 0 else (abs(lead) if not continuous else None)
+        rows.append([fixed.stability[i], float(fixed.q[i]), lead if lead.imag else lead.real, last])
+    more = f" (the first {_MAX_LISTED}; all are in the .npz file)" if len(fixed) > _MAX_LISTED else ""
+    return (f"<details><summary>Each fixed point{more}</summary>"
+            f"{grid_table(rows, columns=columns, index=[str(i + 1) for i in range(len(rows))])}</details>")

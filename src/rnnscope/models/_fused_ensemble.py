@@ -2,7 +2,8 @@
 autograd node, a hand-written backward (BPTT).
 
 Member k runs, for steps t = 0 .. T-1 (``y = q x``, ``h`` the nonlinearity's cheap form of
-:mod:`rnnscope.models._fused`, e.g. ``tanh(x) = 2 sigmoid(2 x) - 1``)::
+:mod:`rnnscope.models._fused` where it has one, else ``q = 1`` and ``h = phi``; no nonlinearity has one
+now, so that small signals stay exact)::
 
     y_t = c y_{t-1} + [h(y_{t-1}), u_t, 1] @ A_k + q noise_t,        outputs_t = r_t @ W_k + b_k
 

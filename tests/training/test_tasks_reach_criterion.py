@@ -1,13 +1,13 @@
 """Every task trains to the issue's target with the defaults of `rnnscope train TASK` (2 CPU cores).
 
-Scored on fresh held-out trials (the summary's evaluation), not on the batch that stopped training.
-Together these take well under a minute on 2 cores.
+Scored on fresh trials (``evaluate_run``, what ``rnnscope evaluate`` reports), not on the held-out batch
+that stopped training (whose scores the summary reports).
+Together these take about a minute on 2 cores.
 """
 
 import pytest
 
-from rnnscope.runs import build_run_config
-from rnnscope.runs import train_run
+from rnnscope.runs import build_run_config, evaluate_run, train_run
 
 TARGETS = {
     "perceptual_decision": ("accuracy_above_middle", ">=", 0.9),
@@ -22,6 +22,7 @@ TARGETS = {
 def test_task_trains_to_target_with_defaults(name, tmp_path):
     summary = train_run(build_run_config({"task": name}), tmp_path / name, progress=False)
     key, op, bound = TARGETS[name]
-    value = summary["evaluation"][key]
     assert summary["status"] == "criterion", summary
+    assert summary["performance"] >= summary["criterion"], summary  # the evaluation that stopped it
+    value = evaluate_run(tmp_path / name, n_trials=1024)[key]
     assert (value >= bound) if op == ">=" else (value < bound), (key, value, summary)

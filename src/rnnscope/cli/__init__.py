@@ -49,7 +49,7 @@ from ..runs import (
     write_index,
     yaml_load,
 )
-from ..tasks import available, task_class
+from ..tasks import available, load_tasks_module, task_class
 
 __all__ = ["main"]
 
@@ -111,6 +111,8 @@ def _train_config(args: argparse.Namespace) -> Any:
         cli["seed"] = args.seed
     if args.device is not None:
         cli["device"] = args.device
+    if args.tasks_module is not None:
+        cli["tasks_module"] = args.tasks_module
     data = merge_config(merge_config(data, cli), _parse_set(args.set or []))
     return build_run_config(data, source=str(args.config) if args.config else "the command line")
 
@@ -123,7 +125,16 @@ def _print_summary(summary: dict[str, Any], out: Path) -> None:
     print(f"run folder: {out}  (summary.json, metrics.jsonl, checkpoint.safetensors, figures/)")
 
 
+def _load_tasks_module(args: argparse.Namespace) -> None:
+    """Import the --tasks-module of a command, so that its tasks are known (a run's config.yaml
+    records the one it was trained with; this one is for a file that has moved, or a run trained in
+    Python)."""
+    if getattr(args, "tasks_module", None) is not None:
+        load_tasks_module(args.tasks_module, option="--tasks-module")
+
+
 def cmd_tasks(args: argparse.Namespace) -> int:
+    _load_tasks_module(args)
     names = available()
     width = max(len(n) for n in names)
     for name in names:
@@ -148,8 +159,10 @@ def cmd_train(args: argparse.Namespace) -> int:
     if args.resume:
         ignored = _ignored_by_resume(args)
         if ignored:
-            raise ConfigError(f"--resume continues a run with its own config.yaml and takes only --steps and "
-                              f"--no-progress. Got {', '.join(ignored)}; to change them, train a new run.")
+            raise ConfigError(f"--resume continues a run with its own config.yaml and takes only --steps, "
+                              f"--tasks-module and --no-progress. Got {', '.join(ignored)}; to change them, train "
+                              f"a new run.")
+        _load_tasks_module(args)
         out = Path(args.resume)
         if not (out / "config.yaml").exists() and any(out.glob("seed-*/config.yaml")):
             return _print_seeds(resume_seeds(out, steps=args.steps, progress=progress), out)
@@ -227,6 +240,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
 
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
+    _load_tasks_module(args)
     report = evaluate_run(args.run_dir, n_trials=args.trials, seed=args.seed, device=args.device)
     print(json.dumps(report, indent=2), flush=True)  # before writing: a full disk loses no score
     write_evaluation(args.run_dir, report)
@@ -234,6 +248,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 
 
 def cmd_analyse(args: argparse.Namespace) -> int:
+    _load_tasks_module(args)
     report = analyse_run(args.run_dir, n_trials=args.trials, n_candidates=args.candidates,
                          seed=args.seed, progress=False if args.no_progress else None)
     out = Path(args.run_dir) / "analysis"
@@ -350,7 +365,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--version", action="version", version=_version())
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
+    tasks_module_help = ("a Python file (my_tasks.py) or module that registers tasks of your own "
+                         "(rnnscope.tasks.register)")
     t = sub.add_parser("tasks", help="list the tasks, one line each")
+    t.add_argument("--tasks-module", metavar="FILE", help=tasks_module_help)
     t.set_defaults(func=cmd_tasks)
 
     tr = sub.add_parser("train", help="train a network on a task, writing a run folder")
@@ -363,6 +381,9 @@ def build_parser() -> argparse.ArgumentParser:
                     help="train one network per seed, e.g. 0-15 or 0,3,7: OUT/seed-K/ each, rate networks as one "
                          "batched ensemble")
     tr.add_argument("--device", help="cpu, cuda, ...")
+    tr.add_argument("--tasks-module", metavar="FILE",
+                    help=tasks_module_help + "; recorded in config.yaml, so evaluate, analyse and --resume import "
+                                             "it again")
     for flag, _section, _key, typ, helptext in _OPTIONS:
         tr.add_argument(flag, type=typ, help=helptext)
     tr.add_argument("--set", action="append", metavar="SECTION.KEY=VALUE",
@@ -397,6 +418,7 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--trials", type=int, default=512)
     ev.add_argument("--seed", type=int, default=12345)
     ev.add_argument("--device")
+    ev.add_argument("--tasks-module", metavar="FILE", help=tasks_module_help + " (default: the run's own)")
     ev.set_defaults(func=cmd_evaluate)
 
     an = sub.add_parser("analyse", aliases=["analyze"],
@@ -405,6 +427,7 @@ def build_parser() -> argparse.ArgumentParser:
     an.add_argument("--trials", type=int, default=256, help="fresh trials to simulate")
     an.add_argument("--candidates", type=int, default=1024, help="starting states of the fixed-point search")
     an.add_argument("--seed", type=int, default=0)
+    an.add_argument("--tasks-module", metavar="FILE", help=tasks_module_help + " (default: the run's own)")
     an.add_argument("--no-progress", action="store_true")
     an.set_defaults(func=cmd_analyse)
 

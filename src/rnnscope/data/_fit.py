@@ -344,7 +344,8 @@ def fit_rnn(
         # the step size drops for the last steps: a schedule of the one trainer, exact on resume
         training = dataclasses.replace(training, lr_schedule="step", final_learning_rate=final_learning_rate,
                                        lr_drop_at=decay_at)
-    trainer = Trainer(model, task, training, run_dir=run_dir, progress=progress, checkpoint_metadata=meta)
+    trainer = Trainer(model, task, training, run_dir=run_dir, progress=progress, checkpoint_metadata=meta,
+                      run_config=False)  # the fit folder describes itself
     result = trainer.fit()
     fit = DataFit(model=model.cpu(), rank=rank, mapping=mapping, normalisation=norm, r2_train=float("nan"),
                   r2_test=None, training=result)

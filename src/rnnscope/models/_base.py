@@ -30,11 +30,13 @@ import abc
 import copy
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any, ClassVar
 
 import torch
 from torch import nn
 
 from ..dynamics import simulate
+from ..errors import ConfigError
 from ._nonlinearity import Nonlinearity
 
 __all__ = ["AbstractRNN", "LowRankFactors", "FieldAtInput"]
@@ -103,6 +105,17 @@ class AbstractRNN(nn.Module, abc.ABC):
     output_size: int
     time: str
     dt: float
+
+    #: The name a run configuration gives this kind of model (``model.kind`` in a run folder's
+    #: ``config.yaml``), or None for a model that a run configuration cannot describe. A model with a
+    #: kind describes its architecture with :meth:`config`.
+    config_kind: ClassVar[str | None] = None
+
+    def config(self) -> dict[str, Any]:
+        """The constructor arguments that rebuild this architecture (weights excluded): what a run
+        folder records of the model. Default: refused, for a model that cannot describe itself so."""
+        raise ConfigError(f"A {type(self).__name__} cannot describe its architecture as constructor arguments, "
+                          f"so a run configuration cannot rebuild it.")
 
     # ------------------------------------------------------------------ what every model defines
     @abc.abstractmethod

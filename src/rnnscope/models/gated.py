@@ -59,6 +59,7 @@ class GRU(_TorchRNN):
     """
 
     layer = nn.GRU
+    config_kind = "gru"
     cell = nn.GRUCell
 
     def _step(self, x: torch.Tensor, drive: torch.Tensor) -> tuple[torch.Tensor, ...]:
@@ -130,6 +131,7 @@ class LSTM(_TorchRNN):
     """
 
     layer = nn.LSTM
+    config_kind = "lstm"
     cell = nn.LSTMCell
     blocks = 2
 

@@ -74,6 +74,8 @@ class RateRNN(AbstractRNN):
         >>> outputs, states = model(torch.zeros(8, 50, 2))
     """
 
+    config_kind = "rate"
+
     def __init__(
         self,
         input_size: int,

@@ -19,7 +19,7 @@ import yaml
 from .._validation import check_int, check_seed
 from ..errors import ConfigError
 from ..models import GRU, LSTM, AbstractRNN, RateRNN
-from ..tasks import AbstractTask, make, task_class
+from ..tasks import AbstractTask, available, load_tasks_module, make, task_class
 from ..training import TrainingConfig
 
 __all__ = ["ModelConfig", "RunConfig", "MODEL_KINDS", "model_parameters", "load_config_file", "build_run_config",
@@ -42,8 +42,9 @@ def yaml_load(text: str):
     return yaml.load(text, Loader=YamlLoader)  # noqa: S506 (a SafeLoader subclass)
 
 
-#: The model kinds a run can train, by the name the run config's ``model.kind`` gives.
-MODEL_KINDS: dict[str, type[AbstractRNN]] = {"rate": RateRNN, "gru": GRU, "lstm": LSTM}
+#: The model kinds a run can train, by the name the run config's ``model.kind`` gives (each model's
+#: own ``config_kind``, which a trainer built in Python writes into its run folder).
+MODEL_KINDS: dict[str, type[AbstractRNN]] = {cls.config_kind: cls for cls in (RateRNN, GRU, LSTM)}
 
 #: Constructor arguments a run fills in itself (sizes from the task, seed and device from the run).
 _RUN_LEVEL = frozenset({"input_size", "output_size", "seed", "device", "dtype"})
@@ -149,6 +150,9 @@ class RunConfig:
     Attributes:
         task: registry name of the task.
         task_params: parameters of the task (see ``rnnscope tasks``).
+        tasks_module: for a task of your own, the Python file (an absolute path) or module that
+            registers it (``rnnscope train --tasks-module``): imported again wherever the run is read,
+            unless the task is already known there; None for built-in and installed tasks.
         model: a :class:`ModelConfig`.
         training: a :class:`~rnnscope.training.TrainingConfig`.
         seed: seeds the initial weights and (through ``training.seed``) the batches and noise.
@@ -161,10 +165,12 @@ class RunConfig:
     training: TrainingConfig = field(default_factory=TrainingConfig)
     seed: int = 0
     device: str = "cpu"
+    tasks_module: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "task": self.task,
+            **({} if self.tasks_module is None else {"tasks_module": self.tasks_module}),
             "task_params": dict(self.task_params),
             "model": self.model.to_dict(),
             "training": self.training.to_dict(),
@@ -183,7 +189,7 @@ class RunConfig:
         return make(self.task, **self.task_params)
 
 
-_SECTIONS = {"task", "task_params", "model", "training", "seed", "device"}
+_SECTIONS = {"task", "tasks_module", "task_params", "model", "training", "seed", "device"}
 
 
 def _check_keys(section: str, given: Mapping[str, Any], cls: type, source: str) -> None:
@@ -223,6 +229,7 @@ def build_run_config(data: Mapping[str, Any], *, source: str = "the configuratio
     for section in ("task_params", "model", "training"):
         if data.get(section) is not None and not isinstance(data[section], Mapping):
             raise ConfigError(f"The {section!r} section of {source} must be a mapping. Got {data[section]!r}.")
+    tasks_module = _tasks_module(data, source)
     cls = task_class(data["task"])
     rec = getattr(cls, "recommended", {}) or {}
     given_model = dict(data.get("model") or {})
@@ -244,7 +251,24 @@ def build_run_config(data: Mapping[str, Any], *, source: str = "the configuratio
     except TypeError as exc:  # pragma: no cover - keys are checked above
         raise ConfigError(f"Invalid configuration in {source}: {exc}") from None
     return RunConfig(task=data["task"], task_params=task.params(), model=model, training=training,
-                     seed=seed, device=device)
+                     seed=seed, device=device, tasks_module=tasks_module)
+
+
+def _tasks_module(data: Mapping[str, Any], source: str) -> str | None:
+    """The ``tasks_module`` of ``data``, imported (once per process), in its canonical form (a file as an
+    absolute path); None when there is none. A module that cannot be imported is no matter when the
+    task is known without it (imported in Python, or given again with --tasks-module after a move)."""
+    spec = data.get("tasks_module")
+    if spec is None:
+        return None
+    option = "--tasks-module" if source == "the command line" else f"tasks_module of {source}"
+    try:
+        canonical, _names = load_tasks_module(spec, option=option)
+    except ConfigError:
+        if isinstance(spec, str) and data["task"] in available():
+            return spec
+        raise
+    return canonical
 
 
 def load_config_file(path: str | Path) -> dict[str, Any]:

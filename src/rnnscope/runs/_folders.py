@@ -18,7 +18,6 @@ from typing import Any
 import torch
 
 from .._validation import check_device, check_int, check_seed
-from .._version import __version__
 from ..dynamics import simulate
 from ..errors import CheckpointError, ConfigError, TrainingDivergedError, TrainingInterruptedError
 from ..models import AbstractRNN
@@ -26,12 +25,15 @@ from ..plotting import plot_trials
 from ..tasks import AbstractTask
 from ..training import (
     CHECKPOINT_NAME,
+    CONFIG_NAME,
+    SUMMARY_NAME,
     Checkpoint,
     Trainer,
     TrainingResult,
     atomic_write_text,
     derive_seed,
     load_checkpoint,
+    run_summary,
     strict_json,
 )
 from ._config import RunConfig, build_run_config, load_config_file
@@ -40,12 +42,11 @@ from ._guards import check_output_folder, folder_lock, stop_on_signals
 __all__ = ["Run", "train_run", "resume_run", "load_run", "evaluate_run", "write_evaluation", "default_run_dir",
            "read_run_config", "CONFIG_NAME", "SUMMARY_NAME", "EVALUATION_NAME"]
 
-CONFIG_NAME = "config.yaml"
-SUMMARY_NAME = "summary.json"
 EVALUATION_NAME = "evaluation.json"
 #: Settings that may differ between config.yaml and the checkpoint: more steps (``--resume
-#: --steps``) and the device (a run moves between machines).
-_MAY_DIFFER = frozenset({"training.steps", "device"})
+#: --steps``), the device (a run moves between machines) and where the module of a task of your own
+#: is (the file moves with the run).
+_MAY_DIFFER = frozenset({"training.steps", "device", "tasks_module"})
 
 _LOG = logging.getLogger(__name__)
 
@@ -76,7 +77,7 @@ def _make_trainer(config: RunConfig, out: Path, progress: bool | None) -> Traine
     task = config.make_task()
     model = config.model.build(task.input_size, task.output_size, task.dt, config.seed)
     return Trainer(model, task, config.training, run_dir=out, device=config.device, progress=progress,
-                   checkpoint_metadata={"run_config": config.to_dict()})
+                   run_config=config.to_dict())
 
 
 def train_run(config: RunConfig, out: str | Path, *, progress: bool | None = None) -> dict[str, Any]:
@@ -86,7 +87,6 @@ def train_run(config: RunConfig, out: str | Path, *, progress: bool | None = Non
     trainer = _make_trainer(config, out, progress)  # validates everything before a file is written
     with folder_lock(out):
         _refuse_existing_run(out)  # a second `train` may have started it meanwhile
-        atomic_write_text(out / CONFIG_NAME, config.to_yaml())
         _LOG.info("training %s -> %s", config.task, out)
         return _fit_and_report(trainer, config, out)
 
@@ -146,25 +146,13 @@ def write_diverged(config: RunConfig, out: Path, steps: int, message: str) -> di
 
 def report_run(trainer: Trainer, config: RunConfig, out: Path, result: TrainingResult, *,
                extra: dict[str, Any] | None = None) -> dict[str, Any]:
-    """Score a trained run on its final held-out trials, draw its figures and write ``summary.json``
-    (with ``extra`` entries); returns the summary."""
-    final = trainer.evaluate(seed=derive_seed(config.seed, "final"), batch_size=config.training.eval_batch_size)
-    summary = {
-        "task": config.task,
-        "steps": result.steps,
-        "loss": _num(final["loss"]),
-        "performance": _clip01(final["performance"]),
-        "status": "criterion" if result.stopped == "criterion" else "max_steps",
-        "criterion": trainer.criterion,
-        "train_loss": _num(result.loss),
-        "evaluation": {k: _num(v) for k, v in final.items()},
-        "wall_time_s": round(result.wall_time, 2),
-        "model": config.model.kind,
-        "hidden_size": config.model.hidden_size,
-        "rank": config.model.get("rank"),
-        "library_version": __version__,
-        **(extra or {}),
-    }
+    """Draw a trained run's figures and write ``summary.json`` (with ``extra`` entries); returns the
+    summary. Its scores are those of the evaluation that ended the fit (the held-out batch that
+    decided the criterion, :func:`~rnnscope.training.run_summary`), not of another batch: a run
+    stopped at the criterion reports a performance at or above it. ``rnnscope evaluate`` re-scores a
+    run on fresh trials."""
+    summary = {**run_summary(result, config.to_dict(), trainer.criterion, config.training.eval_batch_size),
+               **(extra or {})}
     _write_figures(trainer, out)
     atomic_write_text(out / SUMMARY_NAME, strict_json(summary, indent=2))
     return summary
@@ -270,9 +258,3 @@ def _num(v: Any) -> Any:
     if isinstance(v, float) and not math.isfinite(v):
         return None
     return v
-
-
-def _clip01(v: float) -> float | None:
-    v = _num(v)
-    return None if v is None else min(1.0, max(0.0, float(v)))
-

@@ -9,7 +9,7 @@
 from ._base import AbstractTask, Timeline, TrialBatch
 from ._checker import check_task
 from ._neurogym import from_neurogym
-from ._registry import available, make, register, task_class
+from ._registry import available, load_tasks_module, make, register, task_class
 from .formal_language import FormalLanguage, all_strings
 
 __all__ = [
@@ -20,6 +20,7 @@ __all__ = [
     "check_task",
     "from_neurogym",
     "make",
+    "load_tasks_module",
     "register",
     "task_class",
     "FormalLanguage",

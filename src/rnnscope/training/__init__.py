@@ -14,7 +14,17 @@ from ._checkpoint import (
 from ._ensemble import EnsembleTrainer
 from ._config import TrainingConfig
 from ._losses import LOSSES, masked_cross_entropy, masked_mse
-from ._trainer import CHECKPOINT_NAME, METRICS_NAME, Trainer, TrainingResult, derive_seed, learning_rate_at
+from ._run_description import describe_run, run_summary
+from ._trainer import (
+    CHECKPOINT_NAME,
+    CONFIG_NAME,
+    METRICS_NAME,
+    SUMMARY_NAME,
+    Trainer,
+    TrainingResult,
+    derive_seed,
+    learning_rate_at,
+)
 
 __all__ = [
     "Trainer",
@@ -36,4 +46,8 @@ __all__ = [
     "derive_seed",
     "CHECKPOINT_NAME",
     "METRICS_NAME",
+    "CONFIG_NAME",
+    "SUMMARY_NAME",
+    "describe_run",
+    "run_summary",
 ]

@@ -9,12 +9,13 @@ import logging
 import math
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import torch
+import yaml
 
 from .._threads import few_threads
 from .._validation import check_device, check_int, check_seed
@@ -23,14 +24,18 @@ from ..errors import CheckpointError, ConfigError, TrainingDivergedError, Traini
 from ..models._base import AbstractRNN
 from ..tasks._base import AbstractTask, TrialBatch
 from ._callbacks import Callback
-from ._checkpoint import atomic_write_text, load_checkpoint, save_checkpoint, strict_json
+from ._checkpoint import atomic_write_text, jsonable, load_checkpoint, save_checkpoint, strict_json
 from ._config import TrainingConfig
 from ._losses import LOSSES
+from ._run_description import describe_run, run_summary
 
-__all__ = ["Trainer", "TrainingResult", "derive_seed", "learning_rate_at", "CHECKPOINT_NAME", "METRICS_NAME"]
+__all__ = ["Trainer", "TrainingResult", "derive_seed", "learning_rate_at", "CHECKPOINT_NAME", "METRICS_NAME",
+           "CONFIG_NAME", "SUMMARY_NAME"]
 
 CHECKPOINT_NAME = "checkpoint.safetensors"
 METRICS_NAME = "metrics.jsonl"
+CONFIG_NAME = "config.yaml"
+SUMMARY_NAME = "summary.json"
 
 _LOG = logging.getLogger(__name__)
 
@@ -173,21 +178,32 @@ class Trainer:
     scores a fixed held-out batch with ``task.evaluate``. Training stops at ``config.steps`` or
     when the held-out performance reaches the criterion.
 
-    With a ``run_dir``, the trainer appends to ``metrics.jsonl`` and writes ``checkpoint.safetensors``
-    atomically every ``checkpoint_every`` steps and at the end; :meth:`resume` continues from it. A
-    fit from step 0 starts ``metrics.jsonl`` afresh (the lines of an earlier start that left no
-    checkpoint would otherwise mix two runs) and logs that it did. :meth:`interrupt` (e.g. from a
+    With a ``run_dir``, the trainer writes a run folder, the same whether it was built in Python or
+    by ``rnnscope train``: ``config.yaml`` (the run described as plain data, :func:`describe_run`:
+    the task, the model's kind and constructor arguments, the training settings), so that
+    :func:`rnnscope.runs.load_run`, ``rnnscope analyse`` and ``rnnscope train --resume`` read it;
+    ``metrics.jsonl``; ``checkpoint.safetensors``, written atomically every ``checkpoint_every`` steps
+    and at the end (:meth:`resume` continues from it); and ``summary.json`` when the fit ends (the
+    scores of the evaluation that ended it). A fit from step 0 refuses a folder that already holds a
+    checkpoint (resume it instead), and starts ``metrics.jsonl`` afresh (the lines of an earlier
+    start that left no checkpoint would otherwise mix two runs). :meth:`interrupt` (e.g. from a
     signal handler) stops the fit between two steps, after a checkpoint of the step reached.
 
     Args:
         model: the network; its input and output sizes must match the task's.
         task: the task to train on; its ``dt`` must equal the model's.
         config: a :class:`TrainingConfig`.
-        run_dir: folder for metrics and checkpoints, or None to keep everything in memory.
+        run_dir: the run folder, or None to keep everything in memory.
         device: where to train (``"cpu"``, ``"cuda"``, ...); default: where the model is.
         progress: show a progress bar; default: only when stderr is a terminal.
         checkpoint_metadata: JSON-able data saved in every checkpoint (e.g. the run configuration).
         callbacks: :class:`~rnnscope.training.Callback` objects called during :meth:`fit`.
+        run_config: the run's description written to ``config.yaml`` and into every checkpoint (the
+            sections of a run configuration, as ``rnnscope.runs.RunConfig.to_dict()`` gives them);
+            None: described from the model, task and config (:func:`describe_run`); a run that cannot
+            be described so (a model a run configuration cannot name, a task class not registered)
+            gets no ``config.yaml``, and the log says why. False: no ``config.yaml`` and no
+            ``summary.json`` (a folder that its caller describes, such as a data fit's).
     """
 
     def __init__(
@@ -201,6 +217,7 @@ class Trainer:
         progress: bool | None = None,
         checkpoint_metadata: dict[str, Any] | None = None,
         callbacks: Sequence[Callback] = (),
+        run_config: dict[str, Any] | Literal[False] | None = None,
     ) -> None:
         if not isinstance(model, AbstractRNN):
             raise ConfigError(f"The 'model' parameter of Trainer must be an AbstractRNN. Got {type(model).__name__} instead.")
@@ -228,6 +245,7 @@ class Trainer:
         self.run_dir = Path(run_dir) if run_dir is not None else None
         self.progress = sys.stderr.isatty() if progress is None else bool(progress)
         self.checkpoint_metadata = dict(checkpoint_metadata or {})
+        self.run_config, self._undescribed = self._describe(run_config)
         self.step = 0
         self.elapsed = 0.0
         self.last_loss = float("nan")
@@ -323,9 +341,13 @@ class Trainer:
     def _fit(self, steps: int | None) -> TrainingResult:
         total_steps = self.config.steps if steps is None else check_int("Trainer.fit", "steps", steps, low=0)
         cfg = self.config
+        fresh = self.step == 0 and self._last_checkpoint_step is None
+        if fresh:
+            self._refuse_existing_checkpoint()
         self._check_metrics_file()
         if self.step == 0 and not self.history:
             self._start_fresh_metrics()
+        self._write_config(fresh)
         for cb in self.callbacks:
             cb.on_fit_start(self)
         start = time.perf_counter() - self.elapsed
@@ -374,6 +396,9 @@ class Trainer:
             wall_time=self.elapsed,
             history=list(self.history),
         )
+        if self.run_dir is not None and self.run_config is not None:
+            summary = run_summary(result, self.run_config, self.criterion, cfg.eval_batch_size)
+            atomic_write_text(self.run_dir / SUMMARY_NAME, strict_json(summary, indent=2))
         for cb in self.callbacks:
             cb.on_fit_end(self, result)
         return result
@@ -394,6 +419,47 @@ class Trainer:
             cb.on_evaluation(self, self.last_evaluation)
 
     # ------------------------------------------------------------------ persistence
+    def _describe(self, given: Mapping[str, Any] | Literal[False] | None) -> tuple[dict[str, Any] | None, str | None]:
+        """The run's description and, when there is none to write, why."""
+        if given is False or (given is None and self.run_dir is None):
+            return None, None
+        if given is not None:
+            if not isinstance(given, Mapping):
+                raise ConfigError(f"The 'run_config' parameter of Trainer must be a mapping of the sections of a run "
+                                  f"configuration, False or None. Got {type(given).__name__} instead.")
+            return jsonable(dict(given)), None
+        try:
+            return describe_run(self.model, self.task, self.config, device=self.device), None
+        except ConfigError as exc:
+            return None, str(exc)
+
+    def _refuse_existing_checkpoint(self) -> None:
+        path = None if self.run_dir is None else self.run_dir / CHECKPOINT_NAME
+        if path is None or not path.exists():
+            return
+        try:
+            at = f" (step {load_checkpoint(path).step})"
+        except CheckpointError:
+            at = ""
+        raise ConfigError(f"{self.run_dir} already holds a checkpoint{at}; a fit from step 0 would overwrite it. "
+                          f"Continue it with trainer.resume() before fit() (on the command line: rnnscope train "
+                          f"--resume {self.run_dir}), or give another run_dir.")
+
+    def _write_config(self, fresh: bool) -> None:
+        """``config.yaml`` of the run folder: written at a fresh start, and on resume where it is missing
+        (a folder of an earlier version); never rewritten under a run that has a checkpoint."""
+        if self.run_dir is None:
+            return
+        path = self.run_dir / CONFIG_NAME
+        if self.run_config is None:
+            if self._undescribed is not None and fresh:
+                _LOG.info("%s gets no %s: %s. load_run and the command line cannot read it; Trainer.resume can.",
+                          self.run_dir, CONFIG_NAME, self._undescribed)
+            return
+        if fresh or not path.exists():
+            self.run_dir.mkdir(parents=True, exist_ok=True)
+            atomic_write_text(path, yaml.safe_dump(self.run_config, sort_keys=False))
+
     def _log(self, record: dict[str, Any]) -> None:
         self.history.append(record)
         if self.run_dir is not None:
@@ -419,6 +485,7 @@ class Trainer:
             path = self.run_dir / CHECKPOINT_NAME
         meta = {
             **self.checkpoint_metadata,
+            **({} if self.run_config is None else {"run_config": self.run_config}),
             "elapsed": self.elapsed,
             "last_loss": self.last_loss if math.isfinite(self.last_loss) else None,
             "last_evaluation": self.last_evaluation,

@@ -108,8 +108,21 @@ def check_device(owner: str, name: str, value: Any) -> torch.device:
         torch.empty(0, device=device)
     except (RuntimeError, AssertionError):  # torch asserts when it was built without that backend
         raise ConfigError(f"The {name!r} parameter of {owner} must be {constraint}. Got {str(value)!r} instead: "
-                          f"{device} is not available on this machine; use 'cpu'.") from None
+                          f"{device} is not available on this machine; {_device_advice(device)}") from None
     return device
+
+
+def _device_advice(device: torch.device) -> str:
+    """What to do about a device that torch cannot use here: a CPU-only build of torch (what a plain
+    ``pip install`` gives on many systems) needs a CUDA build; a CUDA build needs a visible GPU."""
+    if device.type == "cuda" and torch.version.cuda is None:
+        return (f"this torch ({torch.__version__}) is a CPU-only build. For a GPU, install a CUDA build of torch "
+                f"(pip install torch --index-url https://download.pytorch.org/whl/cu126, the cuXYZ of your driver: "
+                f"see https://pytorch.org/get-started/locally), or use 'cpu'.")
+    if device.type == "cuda":
+        return (f"torch {torch.__version__} (CUDA {torch.version.cuda}) sees no GPU: check the NVIDIA driver and "
+                f"CUDA_VISIBLE_DEVICES, or use 'cpu'.")
+    return "use 'cpu'."
 
 
 def check_finite(owner: str, name: str, tensors: Mapping[str, torch.Tensor], what: str = "values") -> None:

@@ -121,11 +121,21 @@ def test_bad_input_exits_2_with_one_line_and_writes_nothing(argv, pattern, files
 
 
 @pytest.mark.skipif(torch.cuda.is_available(), reason="this machine has a GPU")
-def test_cuda_without_a_gpu_says_so(tmp_path, capsys):
+def test_cuda_without_a_gpu_says_so(tmp_path, capsys, tiny_run):
     assert main(["train", "flipflop", "--device", "cuda", "--out", str(tmp_path / "r")]) == 2
     err = capsys.readouterr().err.strip()
-    assert "cuda is not available on this machine; use 'cpu'" in err and len(err.splitlines()) == 1
+    assert "cuda is not available on this machine" in err and "or use 'cpu'" in err and len(err.splitlines()) == 1
+    if torch.version.cuda is None:  # a CPU-only build of torch: say how to get a CUDA one
+        assert "CPU-only build" in err and "pip install torch --index-url https://download.pytorch.org/whl/" in err
+    else:  # pragma: no cover - a CUDA build on a machine without a GPU
+        assert "sees no GPU" in err
     assert not (tmp_path / "r").exists()
+    for command in (["evaluate", "{run}", "--device", "cuda"], ["train", "flipflop", "--device", "cuda:1", "--seeds",
+                                                                    "0-1", "--out", str(tmp_path / "s")]):
+        assert main([a.replace("{run}", str(tiny_run)) for a in command]) == 2
+        errors = [line for line in capsys.readouterr().err.splitlines() if ": error: " in line]
+        assert len(errors) == 1 and "or use 'cpu'" in errors[0], errors
+    assert not (tmp_path / "s").exists()
 
 
 @pytest.mark.parametrize("where", ["read-only", "full"])

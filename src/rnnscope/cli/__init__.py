@@ -133,6 +133,16 @@ def _load_tasks_module(args: argparse.Namespace) -> None:
         load_tasks_module(args.tasks_module, option="--tasks-module")
 
 
+def _default_out(name: str, command: str) -> Path:
+    """``runs/NAME``, or the first free ``runs/NAME-K`` when it is taken: said on stderr (one line), so
+    that a second run never lands in a folder the user did not name without them knowing."""
+    out = default_run_dir(name)
+    if out != Path("runs") / name:
+        print(f"rnnscope {command}: runs/{name} already holds a run, so this one goes to {out} (--out DIR to "
+              f"choose the folder)", file=sys.stderr)
+    return out
+
+
 def cmd_tasks(args: argparse.Namespace) -> int:
     _load_tasks_module(args)
     names = available()
@@ -172,12 +182,12 @@ def cmd_train(args: argparse.Namespace) -> int:
             raise ConfigError("Give either --seed or --seeds, not both.")
         config = _train_config(args)
         seeds = parse_seeds(args.seeds)
-        out = Path(args.out) if args.out else default_run_dir(config.task)
+        out = Path(args.out) if args.out else _default_out(config.task, "train")
         print(f"training {config.task} with {len(seeds)} seeds -> {out}/seed-K/", file=sys.stderr)
         return _print_seeds(train_seeds(config, seeds, out, progress=progress), out)
     else:
         config = _train_config(args)
-        out = Path(args.out) if args.out else default_run_dir(config.task)
+        out = Path(args.out) if args.out else _default_out(config.task, "train")
         summary = train_run(config, out, progress=progress)
     _print_summary(summary, out)
     return 0
@@ -270,7 +280,7 @@ def cmd_analyse(args: argparse.Namespace) -> int:
 def cmd_demo(args: argparse.Namespace) -> int:
     config = build_run_config({"task": "flipflop", "seed": args.seed}, source="the demo")
     criterion = config.training.criterion or task_class("flipflop").default_criterion
-    out = Path(args.out) if args.out else default_run_dir("demo")
+    out = Path(args.out) if args.out else _default_out("demo", "demo")
     print(f"rnnscope demo: training a {config.model.hidden_size}-unit rate RNN on the 3-bit flip-flop "
           f"(Sussillo & Barak 2013) to performance >= {criterion}", file=sys.stderr)
     summary = train_run(config, out, progress=False if args.no_progress else None)

@@ -17,6 +17,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+from .._validation import check_device
 from ..errors import CheckpointError, ConfigError, TrainingDivergedError
 from ..models import RateEnsemble
 from ..training import CHECKPOINT_NAME, METRICS_NAME, EnsembleTrainer, Trainer, atomic_write_text, load_checkpoint
@@ -84,6 +85,7 @@ def train_seeds(config: RunConfig, seeds: Sequence[int], out: str | Path, *, pro
     ``{seed: summary}``."""
     out = Path(out)
     seeds = parse_seeds(seeds)
+    check_device("train_seeds", "device", config.device)  # trained here: refused before a folder is written
     configs = seed_configs(config, seeds)
     paths = [out / f"seed-{s}" for s in seeds]
     for p in paths:

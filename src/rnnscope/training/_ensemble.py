@@ -13,6 +13,7 @@ from typing import Any
 
 import torch
 
+from .._validation import check_device
 from ..dynamics import add_noise
 from ..errors import CheckpointError, ConfigError
 from ..models import RateRNN
@@ -109,7 +110,7 @@ class EnsembleTrainer:
         self.model = model
         self.task = task
         self.config = configs[0]  # the shared settings (each member's seed is in its own config)
-        self.device = torch.device(device) if device is not None else next(model.parameters()).device
+        self.device = check_device(own, "device", device) if device is not None else next(model.parameters()).device
         self.model.to(self.device)
         self.loss_name = self.config.loss or task.default_loss
         self.loss_fn = LOSSES[self.loss_name]

@@ -5,10 +5,12 @@ loadings m_k. The latent coordinates kappa_k obey kappa_k' = (-kappa_k + <n_k ta
 kappa2)>) / tau. The plane holds 9 fixed points: 4 stable ones on the axes (one kappa at +-K with
 K = 2 tanh(K) = 1.915, the other 0), 4 saddles with one unstable direction on the diagonals
 (kappa1 = +-kappa2 = +-k with k = tanh(2k) = 0.957) and the unstable centre (values for N -> infinity). (With Gaussian loadings the mean-field flow would be rotation invariant:
-a ring of slow points instead.) Run: ``python examples/flow_field_rank2.py [OUT_DIR]``.
+a ring of slow points instead.) Run: ``python examples/flow_field_rank2.py [--out DIR]``; it writes
+``DIR/rank2_flow_field.png`` (default DIR: ``./rnnscope-examples/flow_field_rank2/``; the figure of the
+docs is made with ``--out docs/figures/analysis``).
 """
 
-import sys
+import argparse
 from pathlib import Path
 
 import matplotlib
@@ -21,7 +23,10 @@ from rnnscope import RateRNN, simulate  # noqa: E402
 from rnnscope.analysis import find_fixed_points, flow_field, latent_flow_field, nullclines  # noqa: E402
 from rnnscope.plotting import plot_flow_field  # noqa: E402
 
-out = Path(sys.argv[1]) if len(sys.argv) > 1 else Path("docs/figures/analysis")
+parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+parser.add_argument("--out", type=Path, default=Path("rnnscope-examples/flow_field_rank2"),
+                    help="folder for the figure (default: ./rnnscope-examples/flow_field_rank2)")
+out = parser.parse_args().out
 out.mkdir(parents=True, exist_ok=True)
 N = 1000
 g = torch.Generator().manual_seed(0)

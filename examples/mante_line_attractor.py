@@ -6,7 +6,7 @@ Train (about 2-4 minutes on 2 CPU cores), then analyse::
         --set training.stop_at_criterion=false --set training.rate_l2=1e-4 \\
         --set "task_params.coherences=[1.6,3.2,6.4,12.8,25.6]" --set "task_params.stimulus=[200,1500]" \\
         --out runs/mante
-    python examples/mante_line_attractor.py runs/mante [OUT_DIR]
+    python examples/mante_line_attractor.py runs/mante [--out DIR]
 
 For each context (the context cue on, zero-coherence stimulus) it finds the slow points visited on
 that context's trials (q minimisation stopped once the speed is below a tenth of the median speed
@@ -15,11 +15,13 @@ along the choice axis, the time constant of their slowest mode against the next 
 of the selection vector (the left eigenvector of the slowest mode) with the motion and colour input
 weights. Then a causal test: a kick along the slow points' line during the stimulus moves choices;
 one of the same length orthogonal to it barely does. Figures: ``mante_state_space.png`` (Fig. 5
-layout: rows contexts, columns the choice-motion and choice-colour planes), ``mante_selection.png``.
+layout: rows contexts, columns the choice-motion and choice-colour planes), ``mante_selection.png``,
+and the numbers in ``mante_analysis.json``, all in DIR (default: ``./rnnscope-examples/mante_line_attractor/``;
+the docs' figures are made with ``--out docs/figures/analysis``).
 """
 
+import argparse
 import json
-import sys
 from pathlib import Path
 
 import matplotlib
@@ -35,8 +37,13 @@ from rnnscope.analysis import (  # noqa: E402
 )
 from rnnscope.runs import load_run  # noqa: E402
 
-run_dir = Path(sys.argv[1]) if len(sys.argv) > 1 else Path("runs/mante")
-out = Path(sys.argv[2]) if len(sys.argv) > 2 else Path("docs/figures/analysis")
+parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+parser.add_argument("run_dir", type=Path, nargs="?", default=Path("runs/mante"),
+                    help="the trained run folder (default: runs/mante)")
+parser.add_argument("--out", type=Path, default=Path("rnnscope-examples/mante_line_attractor"),
+                    help="folder for the figures and numbers (default: ./rnnscope-examples/mante_line_attractor)")
+args = parser.parse_args()
+run_dir, out = args.run_dir, args.out
 out.mkdir(parents=True, exist_ok=True)
 run = load_run(run_dir)
 model, task = run.model, run.task

@@ -5,15 +5,17 @@ Train the networks, then compare::
     rnnscope train perceptual_decision --seed 0 --out pd0
     rnnscope train perceptual_decision --seed 1 --out pd1
     rnnscope train measure_set_go --seed 0 --steps 1000 --out msg
-    python examples/similarity_worked_example.py pd0 pd1 msg [OUT_DIR]
+    python examples/similarity_worked_example.py pd0 pd1 msg [--out DIR]
 
 Network A (pd0) and each of B = the other seed, the measure-set-go network (same two inputs, another
 task) and an untrained network of A's architecture (seed 7) are driven by the same 64 perceptual-
 decision trials; SVCCA, the Procrustes angle and RSA of their rates are computed with 200-permutation
-nulls (``compare_activity``). Prints the table of the docs and writes ``sim_worked_example.png``.
+nulls (``compare_activity``). Prints the table of the docs and writes ``DIR/sim_worked_example.png``
+(default DIR: ``./rnnscope-examples/similarity_worked_example/``; the docs' figure is made with
+``--out docs/figures/data``).
 """
 
-import sys
+import argparse
 from pathlib import Path
 
 import matplotlib
@@ -26,8 +28,13 @@ from rnnscope import RateRNN, simulate  # noqa: E402
 from rnnscope.analysis import compare_activity  # noqa: E402
 from rnnscope.runs import load_run  # noqa: E402
 
-a_dir, seed_dir, other_dir = (Path(p) for p in sys.argv[1:4])
-out = Path(sys.argv[4]) if len(sys.argv) > 4 else Path("docs/figures/data")
+parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+parser.add_argument("runs", type=Path, nargs=3, metavar="RUN",
+                    help="the run folders of network A, the other seed and the other task")
+parser.add_argument("--out", type=Path, default=Path("rnnscope-examples/similarity_worked_example"),
+                    help="folder for the figure (default: ./rnnscope-examples/similarity_worked_example)")
+args = parser.parse_args()
+(a_dir, seed_dir, other_dir), out = args.runs, args.out
 out.mkdir(parents=True, exist_ok=True)
 a = load_run(a_dir)
 batch = a.task.sample(64, seed=0)

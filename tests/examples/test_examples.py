@@ -14,18 +14,27 @@ from rnnscope.cli import main
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 
 
-def _run(script: str, *args: str) -> str:
+def _run(script: str, *args: str, cwd: Path | None = None) -> str:
+    path = os.pathsep.join(str(Path(p).resolve()) for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p)
+    env = {**os.environ, "OMP_NUM_THREADS": "1", **({"PYTHONPATH": path} if path else {})}  # the same code from cwd
     proc = subprocess.run([sys.executable, str(EXAMPLES / script), *args], capture_output=True, text=True,
-                          timeout=1800, env={**os.environ, "OMP_NUM_THREADS": "1"}, check=False)
+                          timeout=1800, env=env, check=False, cwd=cwd)
     assert proc.returncode == 0, proc.stderr[-3000:]
     return proc.stdout
 
 
+def test_no_example_writes_into_the_docs_by_default():
+    """Running an example as a newcomer would must not overwrite the committed figures."""
+    for script in sorted(EXAMPLES.glob("*.py")):
+        text = script.read_text(encoding="utf-8")
+        assert 'Path("docs/' not in text and "'docs/" not in text, script.name
+
+
 def test_rank2_phase_portrait(tmp_path):
-    out = _run("flow_field_rank2.py", str(tmp_path))
+    out = _run("flow_field_rank2.py", cwd=tmp_path)  # as a newcomer runs it: no arguments
     assert "{0: 4, 1: 4, 2: 1}" in out
     assert "max |kappa| 1.915" in out and "|kappa| 0.957" in out
-    assert (tmp_path / "rank2_flow_field.png").stat().st_size > 10_000
+    assert (tmp_path / "rnnscope-examples/flow_field_rank2/rank2_flow_field.png").stat().st_size > 10_000
 
 
 def test_similarity_worked_example_as_documented(tmp_path):
@@ -34,7 +43,8 @@ def test_similarity_worked_example_as_documented(tmp_path):
                  ["measure_set_go", "--seed", "0", "--steps", "1000", "--out", "msg"]):
         args[-1] = str(tmp_path / args[-1])
         assert main(["train", *args, "--no-progress"]) == 0
-    out = _run("similarity_worked_example.py", *(str(tmp_path / r) for r in ("pd0", "pd1", "msg")), str(tmp_path))
+    out = _run("similarity_worked_example.py", *(str(tmp_path / r) for r in ("pd0", "pd1", "msg")), "--out",
+               str(tmp_path))
     # rows: name (12 characters), then score (null mean +- std) for SVCCA, Procrustes, RSA
     rows = {line[:12].strip(): [float(x) for x in line[12:].replace("(", " ").replace(")", " ").replace("+-", " ").split()]
             for line in out.splitlines()[1:4]}
@@ -52,7 +62,7 @@ def test_mante_line_attractor_as_documented(tmp_path):
                  "--lr", "3e-3", "--seed", "1", "--set", "training.stop_at_criterion=false",
                  "--set", "training.rate_l2=1e-4", "--set", "task_params.coherences=[1.6,3.2,6.4,12.8,25.6]",
                  "--set", "task_params.stimulus=[200,1500]", "--out", str(run), "--no-progress"]) == 0
-    _run("mante_line_attractor.py", str(run), str(tmp_path / "figs"))
+    _run("mante_line_attractor.py", str(run), "--out", str(tmp_path / "figs"))
     report = json.loads((tmp_path / "figs" / "mante_analysis.json").read_text())
     # Thresholds hold on seeds 1-3 (docs/analysis.md's table): the selection vectors and the line are
     # stable across training paths; how much slower the slowest mode is varies (1.3-5x), and so does

@@ -61,22 +61,28 @@ _NO_QUICK = {"train": "--resume"}
 #: Text replaced in the fast suite in a page's blocks (python code, commands, yaml files), or in a file
 #: of examples/ that pages read: path (relative to the root) -> [(as written, quick)]. Each must occur.
 QUICK_REPLACEMENTS: dict[str, list[tuple[str, str]]] = {
-    "README.md": [("TrainingConfig(steps=500, learning_rate=3e-3)", "TrainingConfig(steps=5, learning_rate=3e-3)")],
+    "README.md": [("TrainingConfig(steps=500, learning_rate=3e-3)", "TrainingConfig(steps=5, learning_rate=3e-3)"),
+                  # minutes even in its quick version, which tests/experiments runs: here only as written (slow)
+                  ("rnnscope reproduce chaos ", "# rnnscope reproduce chaos ")],
     "docs/getting-started.md": [("TrainingConfig(learning_rate=1e-2)", "TrainingConfig(steps=5, learning_rate=1e-2)")],
     "docs/sweeps.md": [("training.steps: 500", "training.steps: 3"), ("seeds: [0, 1, 2]  ", "seeds: [0]  ")],
     "docs/any_network.md": [("for step in range(1500):", "for step in range(20):"),
                             ("TrainingConfig(steps=3000, learning_rate=1e-2)", "TrainingConfig(steps=5, learning_rate=1e-2)"),
-                            ("--out gru_fixed_points/", "--out gru_fixed_points/ --steps 20 --units 8")],
+                            # the script's small setting is tests/examples/test_torch_gru_example.py's
+                            ("python examples/torch_gru_fixed_points.py", "# python examples/torch_gru_fixed_points.py")],
     "docs/fitting_data.md": [("steps=500, seed=0)", "steps=3, seed=0)")],
     "docs/theory/low_rank.md": [("TrainingConfig(steps=300", "TrainingConfig(steps=5")],
     "docs/theory/random_networks.md": [
         ("random_network(1000, 2.0, seed=0, dt=0.05)", "random_network(200, 2.0, seed=0, dt=0.05)"),
         ("torch.randn(1, 1000,", "torch.randn(1, 200,"), ("torch.zeros(1, 3400, 0)", "torch.zeros(1, 800, 0)"),
         ("random_network(1000, 2.0, seed=0), n_steps=10_000", "random_network(200, 2.0, seed=0), n_steps=500")],
-    "docs/theory/wong_wang.md": [("51.2], 2000, seed=0)", "51.2], 100, seed=0)")],
+    "docs/theory/wong_wang.md": [("51.2], 2000, seed=0)", "51.2], 40, seed=0)")],
     # files the pages read, in the page's copy of examples/
     "examples/configs/sweep.yaml": [("training.steps: 500", "training.steps: 3"), ("seeds: [0, 1, 2]  ", "seeds: [0]  ")],
 }
+
+#: Pages that run only in the slow suite, even with the quick settings: page -> why.
+SLOW_PAGES = {"docs/universality.md": "its one command is a reproduction whose quick version tests/experiments runs"}
 
 #: Commands of bash blocks that the test does not run: installing, the test suite, the site, benchmarks.
 NOT_RUN = (("python3", "-m", "venv"), ("python", "-m", "venv"), ("pip",), (".",), ("source",),
@@ -231,7 +237,8 @@ def _id(page: Path) -> str:
     return str(page.relative_to(ROOT))
 
 
-@pytest.mark.parametrize("page", RUNNABLE, ids=_id)
+@pytest.mark.parametrize("page", [p if _id(p) not in SLOW_PAGES else pytest.param(p, marks=pytest.mark.slow)
+                                  for p in RUNNABLE], ids=_id)
 def test_page_runs(page, tmp_path, monkeypatch):
     monkeypatch.setenv("MPLBACKEND", "Agg")
     run_page(page, tmp_path, quick=True)

@@ -76,13 +76,18 @@ QUICK_REPLACEMENTS: dict[str, list[tuple[str, str]]] = {
         ("random_network(1000, 2.0, seed=0, dt=0.05)", "random_network(200, 2.0, seed=0, dt=0.05)"),
         ("torch.randn(1, 1000,", "torch.randn(1, 200,"), ("torch.zeros(1, 3400, 0)", "torch.zeros(1, 800, 0)"),
         ("random_network(1000, 2.0, seed=0), n_steps=10_000", "random_network(200, 2.0, seed=0), n_steps=500")],
-    "docs/theory/wong_wang.md": [("51.2], 2000, seed=0)", "51.2], 40, seed=0)")],
+    "docs/theory/wong_wang.md": [("51.2], 2000, seed=0)", "51.2], 100, seed=0)")],
+    # the example scripts run as documented in tests/examples/test_examples.py
+    "docs/analysis.md": [("python examples/mante_line_attractor.py", "# python examples/mante_line_attractor.py"),
+                         ("python examples/flow_field_rank2.py", "# python examples/flow_field_rank2.py")],
     # files the pages read, in the page's copy of examples/
     "examples/configs/sweep.yaml": [("training.steps: 500", "training.steps: 3"), ("seeds: [0, 1, 2]  ", "seeds: [0]  ")],
 }
 
 #: Pages that run only in the slow suite, even with the quick settings: page -> why.
-SLOW_PAGES = {"docs/universality.md": "its one command is a reproduction whose quick version tests/experiments runs"}
+SLOW_PAGES = {"docs/universality.md": "its one command is a reproduction whose quick version tests/experiments runs",
+              "docs/theory/wong_wang.md": "fit_wong_wang takes ~90 s even on 100 trials per coherence; "
+                                          "tests/analysis/test_decisions.py tests it on small settings"}
 
 #: Commands of bash blocks that the test does not run: installing, the test suite, the site, benchmarks.
 NOT_RUN = (("python3", "-m", "venv"), ("python", "-m", "venv"), ("pip",), (".",), ("source",),

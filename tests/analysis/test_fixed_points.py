@@ -50,7 +50,7 @@ def _roll_network(n: int) -> RateRNN:
     ],
 )
 def test_tanh_map_closed_form(n, expected):
-    # SCIENCE.md quotes the fixed points of h' = tanh(W h). The model iterates x' = W tanh(x); the two
+    # docs/references.md quotes the fixed points of h' = tanh(W h). The model iterates x' = W tanh(x); the two
     # are conjugate through h = tanh(x), so the quoted points are tanh of the states found.
     model = _roll_network(n)
     cand = 3 * (2 * torch.rand(500, n, generator=torch.Generator().manual_seed(0), dtype=f64) - 1)

@@ -40,7 +40,7 @@ def _sorted_log_moduli(M: torch.Tensor) -> torch.Tensor:
 
 
 def _random_network(N: int, g: float, seed: int = 0, **kw) -> RateRNN:
-    """``J_ij ~ N(0, g^2/N)`` with zero diagonal, tanh, tau = 1 ms, dt = 0.1 ms (SCIENCE.md's setting)."""
+    """``J_ij ~ N(0, g^2/N)`` with zero diagonal, tanh, tau = 1 ms, dt = 0.1 ms (the setting of docs/references.md)."""
     kw.setdefault("tau", 1.0)
     kw.setdefault("dt", 0.1)
     return RateRNN(0, N, 0, g=g, autapses=False, bias=False, seed=seed, dtype=F64, **kw)
@@ -170,7 +170,7 @@ def test_sum_of_the_spectrum_is_the_mean_log_determinant():
         maps = torch.eye(N, dtype=F64) + dt * model.jacobian(visited)
     logdet = torch.linalg.slogdet(maps).logabsdet
     assert res.sum == pytest.approx(float(logdet.mean()) / dt, abs=1e-9)
-    # zero diagonal: mean exponent ~ log(1 - dt/tau) / dt = -1.0536 / tau (SCIENCE.md: -1.053)
+    # zero diagonal: mean exponent ~ log(1 - dt/tau) / dt = -1.0536 / tau (docs/references.md: -1.053)
     assert float(res.exponents.mean()) == pytest.approx(math.log(1 - dt) / dt, abs=0.02)
 
 
@@ -186,7 +186,7 @@ def test_chaotic_network_jacobian_and_two_trajectories_agree():
     kw = dict(n_steps=4000, transient_steps=500, basis_transient_steps=200, seed=1)
     jac = largest_lyapunov_exponent(model, **kw)
     pair = largest_exponent_from_trajectories(model, **kw)
-    assert 0.02 < jac.largest < 0.4  # SCIENCE.md: +0.10 / tau at N = 1000
+    assert 0.02 < jac.largest < 0.4  # docs/references.md: +0.10 / tau at N = 1000
     # same trajectory, same initial direction: only the linearisation differs (errors ~ separation)
     assert pair.largest == pytest.approx(jac.largest, rel=1e-3)
     assert jac.convergence[0] < 0.3 * jac.largest
@@ -216,7 +216,7 @@ def test_chaotic_spectrum_short():
 def test_chaotic_spectrum_reference_n400():
     N = 400
     res = lyapunov_spectrum(_random_network(N, g=2.0), n_steps=10_000, transient_steps=2000, qr_every=10)
-    assert 3 <= res.n_positive <= 10  # SCIENCE.md: about 6
+    assert 3 <= res.n_positive <= 10  # docs/references.md: about 6
     assert 0.015 * N < res.kaplan_yorke_dimension < 0.05 * N  # ~3% of N
 
 

@@ -149,7 +149,7 @@ def test_random_networks_below_and_above_g_1(g, kind):
     a = classify_attractor(random_network(400 if g > 1 else 100, g, seed=0), seed=0)
     assert a.kind == kind, a
     if kind == "chaotic":
-        # SCIENCE reference run: +0.10 per tau at g = 2 (N = 1000); a 400-unit network is near it
+        # independent implementation (docs/references.md): +0.10 per tau at g = 2 (N = 1000); a 400-unit network is near it
         assert 0.04 < a.largest_exponent < 0.16
     else:
         assert float(a.point.norm()) < 1e-6 and a.amplitude < 1e-3

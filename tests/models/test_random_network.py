@@ -68,7 +68,7 @@ def _linearised_rate(net):
 @pytest.mark.parametrize("g", [0.5, 0.9])
 def test_largest_exponent_below_one_is_the_linearised_decay(g):
     """Below g = 1 the state decays to 0 and the exponent is exactly that of the Euler map linearised
-    there; for large N it tends to log(1 - a (1 - g)) / dt ~ g - 1 (SCIENCE.md: -0.52 at g = 0.5). A
+    there; for large N it tends to log(1 - a (1 - g)) / dt ~ g - 1 (docs/references.md: -0.52 at g = 0.5). A
     finite run converges to it as 1/T (close, non-normal top eigenvalues): 0.003 off here, 0.02 allowed."""
     net = random_network(200, g, seed=0)
     r = largest_lyapunov_exponent(net, n_steps=2000, transient_steps=2000, normalise_every=10, seed=0)
@@ -79,7 +79,7 @@ def test_largest_exponent_below_one_is_the_linearised_decay(g):
 
 
 def test_largest_exponent_positive_above_one():
-    """g = 2, 200 tau measured: +0.10 in the reference run at N = 1000; at N = 500 (kept small for
+    """g = 2, 200 tau measured: +0.10 in the independent implementation at N = 1000; at N = 500 (kept small for
     speed) this network gives 0.074; the standard error of a 200 tau run is ~0.01 and networks differ
     by ~0.01-0.02, so +-0.04."""
     net = random_network(500, 2.0, seed=0)
@@ -89,7 +89,7 @@ def test_largest_exponent_positive_above_one():
 
 @pytest.mark.slow
 def test_largest_exponent_against_g_full_size():
-    """N = 1000, dt = 0.1, 1000 tau per g: the reference run's exponents (+0.036, +0.10, +0.22) within
+    """N = 1000, dt = 0.1, 1000 tau per g: the independent implementation's exponents (+0.036, +0.10, +0.22) within
     0.02, negative below 1, and the zero crossing within 0.2 of g = 1 (finite N moves it up: the
     exponent grows only as (g - 1)^2 above 1)."""
     gs = [0.5, 0.9, 1.1, 1.5, 2.0, 3.0]
@@ -109,7 +109,7 @@ def test_largest_exponent_against_g_full_size():
 
 @pytest.mark.slow
 def test_lyapunov_spectrum_of_a_chaotic_network():
-    """g = 2, N = 400 (SCIENCE.md): ~6 positive exponents, Kaplan-Yorke dimension ~3 % of N, mean
+    """g = 2, N = 400 (docs/references.md): ~6 positive exponents, Kaplan-Yorke dimension ~3 % of N, mean
     exponent -1.053 with Euler dt = 0.1 (an exact invariant: the mean log-determinant of the Euler map);
     the largest exponent agrees with two nearby trajectories."""
     net = random_network(400, 2.0, seed=0)

@@ -1,4 +1,4 @@
-"""WongWang: fixed points against the reference run, the Jacobian, the OU noise, stimuli and errors."""
+"""WongWang: fixed points against the independent implementation, the Jacobian, the OU noise, stimuli and errors."""
 
 import math
 
@@ -20,7 +20,7 @@ def _fixed_points(model, inputs=None):
 
 
 def test_zero_stimulus_fixed_points_match_the_reference_run():
-    # SCIENCE.md: rest S = (0.1027, 0.1027), 1.78 Hz; decision states S = (0.567, 0.032), (20.4, 0.5) Hz
+    # docs/references.md: rest S = (0.1027, 0.1027), 1.78 Hz; decision states S = (0.567, 0.032), (20.4, 0.5) Hz
     model = WongWang(dtype=f64)
     fps = _fixed_points(model)
     assert fps.by_n_unstable() == {0: 3, 1: 2}

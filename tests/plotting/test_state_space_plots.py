@@ -51,7 +51,7 @@ def test_plot_trajectories_draws_lines_end_markers_and_fixed_points(d, tmp_path)
     legend = ax.get_legend() if d == 2 else ax.figure.legends[0]  # 3-D: beside the axes
     labels = [t.get_text() for t in legend.get_texts()]
     assert "coherence = -51.2" in labels and "context = 1" in labels and "stable" in labels
-    assert "1 unstable dir" in labels and "2 unstable dirs" in labels
+    assert "1 unstable direction" in labels and "2 unstable directions" in labels
     assert ax.get_xlabel() == "choice" and ax.get_title() == f"{d}-D"
     assert (tmp_path / f"traj{d}.png").stat().st_size > 5000
 
@@ -106,3 +106,47 @@ def test_plot_variance_explained(tmp_path):
         plot_variance_explained(PCA(2))
     with pytest.raises(ShapeError, match="'pca' parameter of plot_variance_explained"):
         plot_variance_explained(torch.zeros(2, 2))
+
+
+@pytest.mark.parametrize("d", [2, 3])
+def test_slow_points_are_not_drawn_as_fixed_points_and_values_carry_their_names(d):
+    """Issue 19: `rnnscope analyse` reported 1 fixed point and drew 6 (its slow points as fixed
+    points), and its legends read "context = 0/1" instead of the task's names for the contexts."""
+    projected = _spirals(d=d)
+    context = torch.tensor([0, 1, 0, 1, 0, 1])
+    fixed = torch.zeros(1, d)
+    slow = torch.randn(5, d, generator=torch.Generator().manual_seed(1))
+    ax = plot_trajectories(projected, style_by=context, style_label="context", style_names=("motion", "colour"),
+                           fixed_points=fixed, n_unstable=torch.tensor([0]), slow_points=slow)
+    legend = ax.get_legend() if d == 2 else ax.figure.legends[0]
+    labels = [t.get_text() for t in legend.get_texts()]
+    assert "context = motion" in labels and "context = colour" in labels and "context = 0" not in labels
+    assert "stable" in labels and "slow points (5)" in labels
+    by_label = {c.get_label(): len(c.get_offsets()) for c in ax.collections}
+    assert by_label["stable"] == 1 and by_label["slow points (5)"] == 5
+    with pytest.raises(ConfigError, match="style_names"):
+        plot_trajectories(projected, style_by=context, style_names=3)
+
+
+def test_fixed_point_colours_are_the_same_in_every_figure():
+    """One colour per number of unstable directions in plot_trajectories, plot_flow_field and the
+    report's 3-D view (issue 19: 2 unstable directions were orange in one, purple in the other)."""
+    from matplotlib.colors import to_hex
+
+    from rnnscope.analysis import flow_field
+    from rnnscope.models import RateRNN
+    from rnnscope.plotting import plot_flow_field
+    from rnnscope.plotting._style import unstable_color
+
+    points = torch.tensor([[0.0, 0.0], [1.0, 0.0], [0.0, 1.0], [1.0, 1.0]])
+    k = torch.tensor([0, 1, 2, 3])
+    ax = plot_trajectories(_spirals(d=2), fixed_points=points, n_unstable=k)
+    traj_edges = {c.get_label(): to_hex(c.get_edgecolors()[0]) for c in ax.collections if "unstable" in c.get_label()}
+    model = RateRNN.from_weights(torch.eye(2) * 0.5, nonlinearity="linear", tau=10.0, dt=1.0, bias=False)
+    flow_ax = plot_flow_field(flow_field(model, torch.eye(2), extent=2.0, resolution=9), fixed_points=points,
+                              n_unstable=k)
+    flow_edges = {c.get_label(): to_hex(c.get_edgecolors()[0]) for c in flow_ax.collections
+                  if "unstable" in str(c.get_label())}
+    assert traj_edges == flow_edges and len(traj_edges) == 3
+    assert [traj_edges[f"{j} unstable direction{'s' if j > 1 else ''}"] for j in (1, 2, 3)] == \
+        [to_hex(unstable_color(j)) for j in (1, 2, 3)]

@@ -71,3 +71,37 @@ def test_the_report_without_plotly_shows_the_static_figures_and_says_why(tiny_ru
     largest = report["lyapunov"]["largest"]
     assert f"<th>largest</th><td>{human(largest)}</td>" in html
     assert len(repr(largest)) <= 8 or repr(largest) not in html
+
+
+def test_the_flow_field_plane_holds_fixed_points_not_only_their_projections():
+    """Issue 19: the plane of the top two PCs through the mean state of a 3-bit flip-flop cut only the
+    central saddle. The plane chosen through the fixed points holds 9 of the cube's 27 points, of
+    every kind: 4 memories, 2 edge saddles, 2 face saddles and the centre."""
+    import torch
+
+    from rnnscope.analysis import PCA
+    from rnnscope.runs._report import _flow_plane
+
+    class Points:  # what _flow_plane reads of a FixedPoints
+        def __init__(self, states, n_unstable):
+            self.states, self.n_unstable = states, n_unstable
+
+        def __len__(self):
+            return len(self.states)
+
+    g = torch.Generator().manual_seed(0)
+    frame = torch.linalg.qr(torch.randn(64, 3, generator=g, dtype=torch.float64))[0].T  # (3, 64)
+    cube = torch.cartesian_prod(*[torch.tensor([-1.0, 0.0, 1.0], dtype=torch.float64)] * 3)  # (27, 3)
+    k = (cube == 0).sum(dim=1)  # corners 0, edges 1, faces 2, centre 3 unstable directions
+    fixed = Points(cube @ frame + 0.3, k)
+    states = torch.randn(4, 50, 64, generator=g, dtype=torch.float64)
+    origin, basis, in_plane, text = _flow_plane(fixed, PCA(n_components=3).fit(states))
+    assert int(in_plane.sum()) == 9 and sorted(set(k[in_plane].tolist())) == [0, 1, 2, 3]
+    assert int((k[in_plane] == 0).sum()) == 4
+    X = fixed.states[in_plane] - origin
+    assert float((X - X @ basis.T @ basis).norm()) < 1e-9  # they lie in the plane
+    assert "through the fixed points" in text
+    # two attractors and the saddle between them (collinear): their line and the top PC across it
+    line = Points(torch.stack([-frame[0], 0 * frame[0], frame[0]]), torch.tensor([0, 1, 0]))
+    origin, basis, in_plane, text = _flow_plane(line, PCA(n_components=3).fit(states))
+    assert bool(in_plane.all()) and abs(float(basis[0] @ frame[0])) > 0.999 and "line" in text

@@ -13,7 +13,7 @@ from rnnscope.errors import ConfigError, ShapeError
 from rnnscope.models import random_network
 from rnnscope.theory import DMFTSolution, dmft, empirical_autocorrelation
 
-# SCIENCE.md: Delta0 on the chaotic / static branch
+# docs/references.md: Delta0 on the chaotic / static branch
 CHAOTIC = {1.5: 0.7477, 2.0: 1.9248, 3.0: 5.4463}
 STATIC = {1.5: 0.7934, 2.0: 2.1215, 3.0: 6.3054}
 
@@ -197,7 +197,7 @@ def test_activity_vanishes_below_one(g):
 @pytest.mark.parametrize("g", [1.5, 2.0, 3.0])
 def test_simulated_variance_full_size(g):
     """The reference protocol: N = 2000, dt = 0.05 tau, 50 + 300 tau, 3 networks; within 3 % of DMFT
-    (network-to-network spread ~2 %, reference run +-0.016 at g = 1.5)."""
+    (network-to-network spread ~2 %, independent implementation +-0.016 at g = 1.5)."""
     sol = dmft(g)
     var, rms = _variance_and_autocorrelation_error(sol, n=2000, seeds=3, duration=300.0, transient=50.0)
     assert var == pytest.approx(sol.delta0, rel=0.03)

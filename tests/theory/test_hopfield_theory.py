@@ -73,7 +73,7 @@ def test_simulated_overlap_matches_theory_below_capacity():
 def test_retrieval_breaks_down_above_capacity():
     curve = hopfield_capacity_curve(500, [0.06, 0.25], n_networks=2, seed=1, progress=False)
     assert curve.mean_overlap[0] > 0.999 and curve.fraction_retrieved[0] == 1.0
-    # deep in the spin-glass phase the dynamics drift to states of overlap ~0.3 (reference run: 0.35 at 0.20)
+    # deep in the spin-glass phase the dynamics drift to states of overlap ~0.3 (independent implementation: 0.35 at 0.20)
     assert curve.mean_overlap[1] < 0.5 and curve.fraction_retrieved[1] < 0.05
     assert curve.alpha_half() == pytest.approx(
         0.06 + (1 - 0.5) / (1 - curve.fraction_retrieved[1]) * 0.19)
@@ -108,7 +108,7 @@ def test_full_capacity_curve_at_n_1000_matches_the_reference_run():
                                     progress=False)
     m = dict(zip(np.round(curve.alphas, 2), curve.mean_overlap))
     assert m[0.10] == pytest.approx(0.999, abs=0.003)
-    # tolerances: systematic difference from the reference run (40-network means 0.946, 0.760, 0.376)
+    # tolerances: systematic difference from the independent implementation (40-network means 0.946, 0.760, 0.376)
     # plus two standard errors over 10 networks; see rnnscope.experiments.hopfield
     assert m[0.14] == pytest.approx(0.978, abs=0.045)
     assert m[0.16] == pytest.approx(0.78, abs=0.05)

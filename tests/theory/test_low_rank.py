@@ -200,7 +200,7 @@ def test_mastrogiuseppe_ostojic_simulation_short():
 @pytest.mark.slow
 def test_mastrogiuseppe_ostojic_simulation_full():
     sim = _mo_simulation(3000, range(8), 400)
-    reference = {0.5: 1.2155, 1.0: 1.0769, 1.5: 0.7852}  # SCIENCE.md reference run, N = 3000
+    reference = {0.5: 1.2155, 1.0: 1.0769, 1.5: 0.7852}  # docs/references.md, independent implementation, N = 3000
     for g, tol in ((0.5, 0.02), (1.0, 0.025), (1.5, 0.07)):
         theory = float(mastrogiuseppe_ostojic_static(1.1, 2.0, g).kappa.max())
         assert abs(sim[g] - theory) < tol * theory

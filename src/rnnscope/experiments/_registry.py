@@ -32,7 +32,7 @@ class Check:
     Attributes:
         name: what is measured, e.g. ``"Delta0 at g = 2"``.
         value: the measured value.
-        reference: the value it is compared with (theory, a paper, a reference run).
+        reference: the value it is compared with (theory, a paper, an independent implementation).
         tolerance: the allowed difference, absolute unless ``relative``.
         relative: compare ``|value - reference| <= tolerance * |reference|``.
         passed: whether it is within tolerance.

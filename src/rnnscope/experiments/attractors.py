@@ -52,7 +52,7 @@ def attractors(out: Path, *, quick: bool, seed: int, progress: bool) -> Reproduc
     checks.append(Check("trivial Floquet multiplier", abs(cycle.orbit.trivial_multiplier), 1.0, 1e-6,
                         source="autonomous ODE"))
     checks.append(Check("largest exponent at g = 2, N = 400 (1/tau)", panels["chaos"].largest_exponent * 1.0, 0.10,
-                        0.06, source="reference run (SCIENCE), N = 1000"))
+                        0.06, source="independent implementation, N = 1000 (docs/references.md)"))
     values = [0.9, 1.04, 1.08, 1.16] if quick else [0.8, 0.9, 0.96, 1.02, 1.04, 1.06, 1.08, 1.12, 1.16, 1.2, 1.3]
     scan = scan_attractors(rotation_network, values, parameter="s cos(theta)", seed=seed, progress=progress)
     lc = [i for i, k in enumerate(scan.kinds) if k == "limit cycle"]

@@ -23,12 +23,12 @@ from ..theory.dmft import dmft
 from ..theory.spectra import circular_law_fraction, fraction_inside
 from ._registry import Check, Reproduction, register
 
-#: SCIENCE.md reference run: largest Lyapunov exponent (1/tau), N = 1000, dt = 0.1.
+#: Independent implementation (docs/references.md): largest Lyapunov exponent (1/tau), N = 1000, dt = 0.1.
 REFERENCE_LARGEST = {0.5: -0.52, 0.9: -0.11, 1.1: 0.0, 1.5: 0.036, 2.0: 0.10, 3.0: 0.22, 5.0: 0.39}
-#: SCIENCE.md reference run: g = 2, N = 400 -- positive exponents, Kaplan-Yorke dimension / N, mean exponent.
+#: Independent implementation (docs/references.md): g = 2, N = 400 -- positive exponents, Kaplan-Yorke dimension / N, mean exponent.
 REFERENCE_SPECTRUM = {"n_positive": 6, "ky_fraction": 0.03, "mean": -1.053}
 _SCS = "Sompolinsky, Crisanti & Sommers 1988"
-_REF = "reference run (SCIENCE.md)"
+_REF = "independent implementation (docs/references.md)"
 _EWA = "Engelken, Wolf & Abbott 2023"
 
 
@@ -123,7 +123,7 @@ def chaos(out: Path, *, quick: bool, seed: int, progress: bool) -> Reproduction:
     g_star = _zero_crossing(np.array(gs), lam_a)
     checks.append(Check("largest exponent at g = 0.5 vs the linearised Euler map of that network",
                         lam[gs.index(0.5)], exact[0.5], 0.025, source="max log|1 - a + a mu(J)| / dt"))
-    checks.append(Check("largest exponent at g = 0.5 vs the reference run", lam[gs.index(0.5)],
+    checks.append(Check("largest exponent at g = 0.5 vs the independent implementation", lam[gs.index(0.5)],
                         REFERENCE_LARGEST[0.5], 0.015, source=_REF))
     for g in (1.5, 2.0, 3.0):
         checks.append(Check(f"largest exponent at g = {g:g}, N = {N_ly} (1/tau)", lam[gs.index(g)],
@@ -206,7 +206,7 @@ def _lyapunov_figure(path: Path, gs, lam, err, exact, N_ly: int, spec, N_sp: int
     ax1.errorbar(gs, lam, yerr=err, fmt="o-", ms=4, color="C0", label=f"largest exponent, N = {N_ly}")
     ax1.plot(list(exact), list(exact.values()), "x", color="k", ms=7, label="linearised Euler map at x = 0")
     ref_g, ref_l = zip(*sorted(REFERENCE_LARGEST.items()))
-    ax1.plot(ref_g, ref_l, "s", mfc="none", color="C3", ms=7, label="reference run, N = 1000")
+    ax1.plot(ref_g, ref_l, "s", mfc="none", color="C3", ms=7, label="independent implementation, N = 1000")
     ax1.axhline(0, color="k", lw=0.8)
     ax1.axvline(1, color="0.7", ls="--", lw=0.8)
     ax1.set_xlabel("g")

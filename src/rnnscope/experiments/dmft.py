@@ -20,11 +20,11 @@ from ..theory.dmft import dmft as solve_dmft
 from ..theory.dmft import empirical_autocorrelation
 from ._registry import Check, Reproduction, register
 
-#: SCIENCE.md: Delta0 by DMFT (chaotic branch, static branch) and simulated (N = 2000, 300 tau, 3 seeds).
+#: docs/references.md: Delta0 by DMFT (chaotic branch, static branch) and simulated (N = 2000, 300 tau, 3 seeds).
 REFERENCE_DELTA0 = {1.5: (0.7477, 0.7934, 0.732, 0.016), 2.0: (1.9248, 2.1215, 1.919, 0.013),
                     3.0: (5.4463, 6.3054, 5.468, 0.024)}
 _SCS = "Sompolinsky, Crisanti & Sommers 1988 (DMFT)"
-_REF = "reference run, N = 2000, 300 tau, 3 seeds (SCIENCE.md)"
+_REF = "independent implementation, N = 2000, 300 tau, 3 seeds (docs/references.md)"
 
 
 def simulate_random_network(
@@ -51,10 +51,10 @@ def dmft_reproduction(out: Path, *, quick: bool, seed: int, progress: bool) -> R
     """Delta0 against g and Delta(tau) at g = 1.5, 2, 3: DMFT against simulated networks.
 
     Full: N = 2000, dt = 0.05 tau, 50 tau of transient then 300 tau measured, 3 networks per g (the
-    reference run's protocol). Quick: N = 1000, 20 + 150 tau, 3 networks.
+    independent implementation's protocol). Quick: N = 1000, 20 + 150 tau, 3 networks.
 
     Tolerances. The variance averaged over units and time of one network fluctuates from network to
-    network by ~2.5 % at N = 1000 (150 tau) and ~2 % at N = 2000 (300 tau; the reference run's
+    network by ~2.5 % at N = 1000 (150 tau) and ~2 % at N = 2000 (300 tau; the independent implementation's
     +-0.016 at g = 1.5); the mean over 3 networks is within 5 % (quick) and 3 % (full) of DMFT,
     about 3 standard errors. The autocorrelation is compared by the RMS difference over lags
     0..10 tau (the main decay) relative to Delta0: 0.016-0.040 in the quick version (0.040 at g = 2,
@@ -101,7 +101,7 @@ def dmft_reproduction(out: Path, *, quick: bool, seed: int, progress: bool) -> R
         checks.append(Check(f"simulated variance at g = {g:g} (N = {N}, {n_seeds} networks) vs DMFT", mean,
                             sol.delta0, tol_var, relative=True, source=_SCS))
         if not quick:
-            checks.append(Check(f"simulated variance at g = {g:g} vs the reference run", mean, sim_ref, tol_var,
+            checks.append(Check(f"simulated variance at g = {g:g} vs the independent implementation", mean, sim_ref, tol_var,
                                 relative=True, source=_REF))
         near = lags <= check_lag + 1e-9  # the figure shows 0..20 tau; the check the main decay, 0..10 tau
         rms = float(np.sqrt(np.mean((autocorr[g][near] - sol.autocorrelation(lags[near])) ** 2))) / sol.delta0
@@ -142,7 +142,7 @@ def _variance_figure(path: Path, theory, variances, N: int, n_seeds: int) -> Pat
                 label=f"simulation, N = {N}, {n_seeds} networks")
     refs = sorted(REFERENCE_DELTA0.items())
     ax.errorbar([g for g, _ in refs], [r[2] for _, r in refs], yerr=[r[3] for _, r in refs], fmt="s", mfc="none",
-                color="C0", ms=8, label="reference run")
+                color="C0", ms=8, label="independent implementation")
     ax.axvline(1.0, color="0.8", lw=0.8)
     ax.set_xlabel("coupling strength g")
     ax.set_ylabel(r"$\Delta_0 = \langle x_i^2 \rangle$")

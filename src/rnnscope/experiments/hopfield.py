@@ -30,11 +30,11 @@ from ..theory.hopfield import (
 )
 from ._registry import Check, Reproduction, register
 
-#: Reference run (SCIENCE.md): N = 1000, T = 0, asynchronous updates started at each stored pattern.
+#: Independent implementation (docs/references.md): N = 1000, T = 0, asynchronous updates started at each stored pattern.
 REFERENCE_MEAN_OVERLAP = {0.10: 0.999, 0.14: 0.978, 0.16: 0.78, 0.20: 0.35}
 #: ... and half of the patterns are still retrieved somewhere between these loads.
 REFERENCE_HALF_RETRIEVED = (0.16, 0.18)
-_REF = "reference run, N = 1000 (SCIENCE.md)"
+_REF = "independent implementation, N = 1000 (docs/references.md)"
 _AGS = "Amit, Gutfreund & Sompolinsky 1985"
 
 
@@ -46,12 +46,12 @@ def hopfield_capacity(out: Path, *, quick: bool, seed: int, progress: bool) -> R
 
     Tolerances. A 40-network run (seed 11) gives mean final overlaps 0.946 +- 0.003 (0.14),
     0.760 +- 0.007 (0.16), 0.376 +- 0.004 (0.20) (+- standard error; the network-to-network standard
-    deviation is 0.016, 0.044, 0.023). Against the reference run (0.978, 0.78, 0.35) that is a
+    deviation is 0.016, 0.044, 0.023). Against the independent implementation (0.978, 0.78, 0.35) that is a
     systematic difference of 0.032, 0.020 and 0.026 -- the same with random picks with replacement
     and with synchronous updates (0.936-0.944 at 0.14), so it is not a matter of update protocol.
     Each tolerance is that difference plus about two standard errors of the mean over the networks
     used (3 in the quick version, 10 in the full one). At alpha = 0.10, below capacity, the
-    simulation matches both the reference run and the replica-symmetric m(alpha) to 0.003.
+    simulation matches both the independent implementation and the replica-symmetric m(alpha) to 0.003.
     """
     N = 1000
     if quick:
@@ -101,7 +101,7 @@ def _capacity_figure(curve, theory, alpha_c: float) -> Figure:
     ax1.errorbar(a, curve.mean_overlap, yerr=curve.sem_overlap, fmt="o-", ms=4, color="C0",
                  label=f"simulation, N = {curve.n_units}, {curve.n_networks} networks")
     ref_a, ref_m = zip(*sorted(REFERENCE_MEAN_OVERLAP.items()))
-    ax1.plot(ref_a, ref_m, "s", mfc="none", color="C3", ms=7, label="reference run")
+    ax1.plot(ref_a, ref_m, "s", mfc="none", color="C3", ms=7, label="independent implementation")
     for ax in (ax1, ax2):
         ax.axvline(alpha_c, color="k", ls="--", lw=1)
         ax.text(alpha_c, 0.45, r" $\alpha_c$ = 0.138", fontsize=8)

@@ -33,8 +33,8 @@ from ._registry import Check, Reproduction, register
 from ..plotting import plot_flow_field
 
 _MO = "Mastrogiuseppe & Ostojic 2018"
-_MO_REF = "reference run, N = 3000 (SCIENCE.md)"
-#: SCIENCE.md: static mean-field kappa (theory) and simulation at N = 3000 for M_m = 1.1, M_n = 2.
+_MO_REF = "independent implementation, N = 3000 (docs/references.md)"
+#: docs/references.md: static mean-field kappa (theory) and simulation at N = 3000 for M_m = 1.1, M_n = 2.
 MO_THEORY = {0.5: 1.2245, 1.0: 1.0879, 1.5: 0.8343}
 MO_SIMULATION = {0.5: 1.2155, 1.0: 1.0769, 1.5: 0.7852}
 _DVO = "Dubreuil, Valente et al. 2022"
@@ -108,7 +108,7 @@ def low_rank_mean_field(out: Path, *, quick: bool, seed: int, progress: bool) ->
 
     Tolerances. Simulated kappa of single networks spreads by 0.013 (g = 0.5, 1) and 0.04 (g = 1.5)
     at N = 1500 (measured over seeds), so the mean of 3 networks gets 3 % (8 % at g = 1.5, where the
-    reference run itself is 6 % below theory). Rank one: the overlap of a drawn network fluctuates by
+    independent implementation itself is 6 % below theory). Rank one: the overlap of a drawn network fluctuates by
     ~4 % at N = 1500, giving 4 % on the mean of the networks. Two populations: the largest distance of
     a network's fixed points from the mean-field ones is 0.06-0.17 of |kappa| at N = 1500 over six seeds
     (one of which has only 5 of the 9 points), 0.06-0.16 at N = 4000 and 0.04-0.09 at N = 10,000 (the
@@ -144,7 +144,7 @@ def low_rank_mean_field(out: Path, *, quick: bool, seed: int, progress: bool) ->
     for g, ref in MO_THEORY.items():
         checks.append(Check(f"M&O simulated kappa at g = {g:g}, N = {N_mo} ({n_mo} networks) vs theory",
                             sim_mo[g][0], ref, tol_mo[g], relative=True, source=_MO))
-        checks.append(Check(f"M&O simulated kappa at g = {g:g} vs the reference run", sim_mo[g][0],
+        checks.append(Check(f"M&O simulated kappa at g = {g:g} vs the independent implementation", sim_mo[g][0],
                             MO_SIMULATION[g], tol_mo[g] + 0.05, relative=True, source=_MO_REF))
     # above the instability the activity keeps fluctuating (chaos), below it is static
     checks.append(Check("temporal std of unit activity at g = 2 is > 0.1 (1 = yes), static at g = 1.5",
@@ -161,7 +161,7 @@ def low_rank_mean_field(out: Path, *, quick: bool, seed: int, progress: bool) ->
     gsim = sorted(sim_mo)
     ax.errorbar(gsim, [sim_mo[g][0] for g in gsim], [sim_mo[g][1] for g in gsim], fmt="o", color="C1",
                 label=f"simulation, N = {N_mo} (mean +- sd, {n_mo} nets)")
-    ax.plot(list(MO_SIMULATION), list(MO_SIMULATION.values()), "s", mfc="none", color="C2", label="reference run")
+    ax.plot(list(MO_SIMULATION), list(MO_SIMULATION.values()), "s", mfc="none", color="C2", label="independent implementation")
     ax.set_xlabel("bulk strength g")
     ax.set_ylabel("latent kappa = <n phi(x)>")
     ax.set_title("J = g chi + m n^T / N  (M_m = 1.1, M_n = 2)")

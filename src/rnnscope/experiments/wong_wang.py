@@ -2,7 +2,7 @@
 
 Phase planes (nullclines, flow and fixed points) without stimulus and at two coherences, how the
 fixed points move with coherence, psychometric and chronometric curves from noisy trials against
-a reference run, and the recovery of circuit parameters from simulated behaviour.
+an independent implementation, and the recovery of circuit parameters from simulated behaviour.
 """
 
 from __future__ import annotations
@@ -22,12 +22,13 @@ from ..plotting import plot_flow_field
 
 __all__ = ["run_wong_wang", "REFERENCE_COHERENCES", "REFERENCE_P_CHOICE1", "REFERENCE_MEAN_RT"]
 
-#: Reference run (2000 trials per coherence, threshold 15 Hz; ../shared/SCIENCE.md).
+#: Independent implementation (2000 trials per coherence, threshold 15 Hz; docs/references.md).
 REFERENCE_COHERENCES = (0.0, 3.2, 6.4, 12.8, 25.6, 51.2)
 REFERENCE_P_CHOICE1 = (0.53, 0.71, 0.86, 0.97, 1.0, 1.0)
 REFERENCE_MEAN_RT = (0.69, 0.68, 0.65, 0.58, 0.45, 0.31)  # s
 _REF_TRIALS = 2000
-_SOURCE = "reference run, 2000 trials (SCIENCE.md)"
+_SOURCE = "independent implementation, 2000 trials (docs/references.md)"
+_REFERENCE_LABEL = "independent implementation"
 _MU0 = 20.0
 
 
@@ -95,25 +96,39 @@ def _curves_figure(curves, out: Path) -> Path:
     import matplotlib.pyplot as plt
 
     c = curves.coherences.numpy()
-    x = np.where(c > 0, c, 1.6)  # zero coherence drawn at 1.6 % on the log axis
+    zero, pos = c == 0, c > 0
     fit = curves.weibull()
-    fig, (a1, a2) = plt.subplots(1, 2, figsize=(9.0, 3.6), layout="constrained")
-    a1.errorbar(x, curves.p_choice1.numpy(), yerr=curves.p_choice1_se.numpy(), fmt="o", color="k", label="model")
-    a1.plot(x, REFERENCE_P_CHOICE1, "s", mfc="none", color="C3", label="reference run")
-    cc = np.geomspace(1.0, 100.0, 200)
+    # zero coherence has no place on a log axis: it gets its own narrow panel left of each log axis
+    fig = plt.figure(figsize=(9.6, 3.6), layout="constrained")
+    grid = fig.add_gridspec(1, 5, width_ratios=[1, 7, 0.6, 1, 7], wspace=0.02)
+    z1, a1 = fig.add_subplot(grid[0]), fig.add_subplot(grid[1])
+    z2, a2 = fig.add_subplot(grid[3]), fig.add_subplot(grid[4])
+    a1.sharey(z1)
+    a2.sharey(z2)
+    p, p_se = curves.p_choice1.numpy(), curves.p_choice1_se.numpy()
+    rt, rt_se = curves.mean_rt.numpy() / 1000, curves.rt_se.numpy() / 1000
+    ref_p, ref_rt = np.asarray(REFERENCE_P_CHOICE1), np.asarray(REFERENCE_MEAN_RT)
+    for z, a, y, y_se, ref, line in ((z1, a1, p, p_se, ref_p, "o"), (z2, a2, rt, rt_se, ref_rt, "o-")):
+        z.errorbar(np.zeros(zero.sum()), y[zero], yerr=y_se[zero], fmt="o", color="k")
+        z.plot(np.zeros(zero.sum()), ref[zero], "s", mfc="none", color="C3")
+        a.errorbar(c[pos], y[pos], yerr=y_se[pos], fmt=line, color="k", label="model")
+        a.plot(c[pos], ref[pos], "s", mfc="none", color="C3", label=_REFERENCE_LABEL)
+        z.set_xlim(-1, 1)
+        z.set_xticks([0], ["0"])
+        a.set_xscale("log")
+        a.set_xlim(2.0, 100.0)
+        a.set_xticks([3.2, 6.4, 12.8, 25.6, 51.2], ["3.2", "6.4", "12.8", "25.6", "51.2"])
+        a.minorticks_off()
+        a.set_xlabel("coherence (%)")
+        a.tick_params(labelleft=False)
+        z.spines["right"].set_visible(False)
+        a.spines["left"].set_linestyle((0, (2, 2)))  # the break between 0 and the log axis
+    cc = np.geomspace(2.0, 100.0, 200)
     a1.plot(cc, fit(cc), color="C0", lw=1.2, label=f"Weibull: alpha={fit.alpha:.1f}%, beta={fit.beta:.2f}")
-    for ax in (a1, a2):
-        ax.set_xscale("log")
-        ax.set_xlim(1.0, 100.0)
-        ax.set_xticks([1.6, 3.2, 6.4, 12.8, 25.6, 51.2], ["0", "3.2", "6.4", "12.8", "25.6", "51.2"])
-        ax.minorticks_off()
-        ax.set_xlabel("coherence (%)")
-    a1.set_ylabel("P(choice 1) (decided trials)")
-    a1.set_ylim(0.4, 1.02)
+    z1.set_ylabel("P(choice 1) (decided trials)")
+    z1.set_ylim(0.4, 1.02)
     a1.legend(fontsize=7, loc="lower right")
-    a2.errorbar(x, curves.mean_rt.numpy() / 1000, yerr=curves.rt_se.numpy() / 1000, fmt="o-", color="k", label="model")
-    a2.plot(x, REFERENCE_MEAN_RT, "s", mfc="none", color="C3", label="reference run")
-    a2.set_ylabel("mean reaction time (s)")
+    z2.set_ylabel("mean reaction time (s)")
     a2.legend(fontsize=7)
     path = out / "wong_wang_curves.png"
     _save(fig, path, dpi=100)
@@ -164,15 +179,14 @@ def run_wong_wang(out: Path, *, quick: bool, seed: int, progress: bool) -> Repro
     checks: list[Check] = []
     numbers: dict = {}
 
-    # ---- fixed points without stimulus (reference run) and with the stimulus on
+    # ---- fixed points without stimulus (independent implementation) and with the stimulus on
     conditions = [("stimulus off", None), ("c = 0 %, mu0 = 20 Hz", 0.0), ("c = 51.2 %", 51.2)]
     phase_path, found = _phase_planes(model64, out, conditions, seed)
     off = found["stimulus off"]
     stable = off.stable()
-    rates = model64.readout(stable.states)
     low = stable.states[stable.states[:, 0].sub(stable.states[:, 1]).abs().argmin()]
     high = stable.states[stable.states[:, 0].argmax()]
-    src_fp = "reference run, zero stimulus, no noise (SCIENCE.md)"
+    src_fp = "independent implementation, zero stimulus, no noise (docs/references.md)"
     checks += [
         Check("stimulus off: stable points", float(len(stable)), 3.0, 0.0, source="low state + two decision states"),
         Check("stimulus off: saddles", float(len(off.saddles())), 2.0, 0.0, source="one between rest and each choice"),

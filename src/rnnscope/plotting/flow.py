@@ -13,11 +13,9 @@ from matplotlib.figure import Figure
 
 from ..analysis.flow_field import FlowField, Nullclines, nullclines as _nullclines
 from ..errors import ConfigError, ShapeError
+from ._style import SLOW_POINT_COLOR, unstable_color, unstable_label
 
 __all__ = ["plot_flow_field"]
-
-#: Edge colours of saddles by number of unstable directions (1, 2, 3, ...).
-_SADDLE_COLORS = ("C3", "C4", "C2", "C5", "C8", "C9")
 
 
 def _array(name: str, value: Any) -> np.ndarray:
@@ -36,6 +34,7 @@ def plot_flow_field(
     *,
     fixed_points: torch.Tensor | np.ndarray | None = None,
     n_unstable: torch.Tensor | np.ndarray | Sequence[int] | None = None,
+    slow_points: torch.Tensor | np.ndarray | None = None,
     trajectories: torch.Tensor | np.ndarray | None = None,
     show_speed: bool = True,
     speed: str = "plane",
@@ -55,7 +54,11 @@ def plot_flow_field(
         ax: the Axes to draw on; None makes a new Figure (``ax.figure``; no pyplot state is touched).
         fixed_points: plane coordinates of fixed points.
         n_unstable: number of unstable directions of each fixed point: 0 is drawn filled black
-            (stable), k > 0 open with an edge colour per k (saddles). None: all drawn in grey.
+            (stable), k > 0 open with an edge colour per k (saddles; the colours of
+            :func:`~rnnscope.plotting.plot_trajectories` and of the report's 3-D view). None: all
+            drawn in grey.
+        slow_points: plane coordinates of slow points (small but nonzero speed, e.g.
+            ``FixedPoints.slow()``), drawn as small grey crosses, never as fixed points.
         trajectories: plane coordinates of trajectories; each is a line with a dot at its start.
         show_speed: draw the speed as a heat map with a colour bar (log scale from the 1st percentile
             of the speeds, lower values in the lowest colour, to the maximum).
@@ -75,7 +78,7 @@ def plot_flow_field(
         The Axes.
 
     Shape:
-        - fixed_points: (n, 2); n_unstable: (n,)
+        - fixed_points: (n, 2); n_unstable: (n,); slow_points: (m, 2)
         - trajectories: (..., time, 2)
     """
     own = "plot_flow_field"
@@ -154,6 +157,16 @@ def plot_flow_field(
             ax.plot(tr[:, 0], tr[:, 1], color=col, lw=1.2, alpha=0.9, zorder=3)
             ax.plot(tr[:1, 0], tr[:1, 1], "o", color=col, ms=3, zorder=3)
 
+    if slow_points is not None:
+        Q = _array("slow_points", slow_points)
+        if Q.ndim != 2 or Q.shape[1] != 2:
+            raise ShapeError(f"The 'slow_points' parameter of {own} must have shape (m, 2) (plane coordinates; "
+                             f"use flow.project(points.states)). Got {Q.shape} instead.")
+        if len(Q):
+            drawn.append(Q)
+            ax.scatter(Q[:, 0], Q[:, 1], s=14, marker="x", color=SLOW_POINT_COLOR, linewidth=0.9, zorder=4,
+                       label=f"slow points ({len(Q)})")
+
     if fixed_points is not None:
         P = _array("fixed_points", fixed_points)
         if P.ndim != 2 or P.shape[1] != 2:
@@ -172,11 +185,10 @@ def plot_flow_field(
                 sel = k == kk
                 if kk == 0:
                     ax.scatter(P[sel, 0], P[sel, 1], s=55, facecolor="k", edgecolor="white", linewidth=0.8,
-                               zorder=7, label="stable")
+                               zorder=7, label=unstable_label(0))
                 else:
                     ax.scatter(P[sel, 0], P[sel, 1], s=55, facecolor="white", linewidth=1.8, zorder=6,
-                               edgecolor=_SADDLE_COLORS[(kk - 1) % len(_SADDLE_COLORS)],
-                               label=f"{kk} unstable direction{'s' if kk > 1 else ''}")
+                               edgecolor=unstable_color(kk), label=unstable_label(kk))
 
     if frame == "content":
         x0, x1, y0, y1 = _content_frame(drawn, (x0, x1, y0, y1))

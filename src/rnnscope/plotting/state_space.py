@@ -15,7 +15,7 @@ Example:
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import matplotlib
@@ -30,13 +30,12 @@ from mpl_toolkits.mplot3d import Axes3D
 
 from ..analysis.state_space import PCA, _check_fitted
 from ..errors import ConfigError, ShapeError
+from ._style import SLOW_POINT_COLOR, unstable_color, unstable_label
 
 __all__ = ["plot_trajectories", "plot_variance_explained"]
 
 #: Line styles given to successive values of ``style_by``.
 _STYLES = ("-", "--", ":", "-.")
-#: Edge colours of fixed points with 1, 2, ... unstable directions (stable points are black).
-_UNSTABLE_COLORS = ("tab:red", "tab:orange", "tab:purple", "tab:brown", "tab:pink", "tab:olive")
 #: Up to this many distinct ``color_by`` values get a legend; more get a colour bar.
 _MAX_LEGEND_VALUES = 8
 
@@ -62,8 +61,23 @@ def _per_condition(owner: str, name: str, value: Any, n: int) -> np.ndarray | No
     return arr
 
 
-def _fmt(value: Any) -> str:
+def _fmt(value: Any, names: Mapping | None = None) -> str:
+    if names is not None:
+        for key in (value, int(value) if isinstance(value, (float, np.floating)) and float(value).is_integer() else None):
+            if key is not None and key in names:
+                return str(names[key])
     return f"{value:g}" if isinstance(value, (float, np.floating)) else str(value)
+
+
+def _check_names(owner: str, name: str, value: Any) -> Mapping | None:
+    if value is None:
+        return None
+    if isinstance(value, Mapping):
+        return value
+    if isinstance(value, Sequence) and not isinstance(value, str):
+        return dict(enumerate(value))
+    raise ConfigError(f"The {name!r} parameter of {owner} must be a mapping from values to names, a sequence of "
+                      f"names (one per integer code 0, 1, ...) or None. Got {type(value).__name__} instead.")
 
 
 def plot_trajectories(
@@ -76,9 +90,12 @@ def plot_trajectories(
     cmap: str = "coolwarm",
     color_label: str | None = None,
     style_label: str | None = None,
+    color_names: Mapping | Sequence[str] | None = None,
+    style_names: Mapping | Sequence[str] | None = None,
     axis_labels: Sequence[str] | None = None,
     fixed_points: torch.Tensor | np.ndarray | None = None,
     n_unstable: torch.Tensor | np.ndarray | None = None,
+    slow_points: torch.Tensor | np.ndarray | None = None,
     mark_end: bool = True,
     ax: Axes | None = None,
     title: str | None = None,
@@ -89,7 +106,8 @@ def plot_trajectories(
     8 distinct values, a colour bar for more) or by the default colour cycle; ``style_by`` sets the
     line style (e.g. the context). A small dot marks where each trajectory ends. Fixed points are
     drawn filled when stable and open when they have unstable directions, coloured by their number
-    of unstable directions (black: stable; red: 1; orange: 2; ...).
+    of unstable directions (black: stable; red: 1; orange: 2; ...); slow points (small but nonzero
+    speed) are small grey crosses, never drawn as fixed points.
 
     Args:
         projected: coordinates of the trajectories, e.g. ``pca.transform(averages)`` or
@@ -100,10 +118,14 @@ def plot_trajectories(
         lengths: number of valid steps of each trajectory (the rest is not drawn).
         cmap: matplotlib colour map name for ``color_by``.
         color_label, style_label: names of the ``color_by`` / ``style_by`` variables for the legend.
+        color_names, style_names: the legend's name of each value of ``color_by`` / ``style_by``
+            (e.g. ``("motion", "colour")`` for a context coded 0, 1; or a mapping value -> name);
+            None: the values themselves.
         axis_labels: names of the 2 or 3 coordinates (default "dim 1", "dim 2", ...).
         fixed_points: fixed points in the same projection, e.g. ``pca.transform(points.states)``.
         n_unstable: number of unstable directions of each fixed point (``points.n_unstable``);
             None draws all points alike.
+        slow_points: slow points in the same projection (e.g. of ``points.slow().states``).
         mark_end: mark the last step of each trajectory.
         ax: an Axes to draw into (a 3-D Axes for 3 coordinates); None makes a new Figure.
         title: the Axes title.
@@ -114,7 +136,7 @@ def plot_trajectories(
     Shape:
         - projected: (n_conditions, time, 2 or 3), or (time, 2 or 3) for one trajectory
         - color_by, style_by, lengths: (n_conditions,)
-        - fixed_points: (n_points, 2 or 3); n_unstable: (n_points,)
+        - fixed_points: (n_points, 2 or 3); n_unstable: (n_points,); slow_points: (n_slow, 2 or 3)
     """
     owner = "plot_trajectories"
     data = _array(owner, "projected", projected).astype(float)
@@ -133,6 +155,8 @@ def plot_trajectories(
                          f"Got {len(labels)} instead.")
     if axis_labels is not None and len(axis_labels) != d:
         raise ShapeError(f"The 'axis_labels' parameter of {owner} must have {d} names. Got {len(axis_labels)} instead.")
+    color_names = _check_names(owner, "color_names", color_names)
+    style_names = _check_names(owner, "style_names", style_names)
     if cmap not in matplotlib.colormaps:
         raise ConfigError(f"The 'cmap' parameter of {owner} must be a matplotlib colour map name. Got {cmap!r} instead.")
 
@@ -156,7 +180,8 @@ def plot_trajectories(
         distinct = np.unique(colors_in)
         if len(distinct) <= _MAX_LEGEND_VALUES:
             prefix = f"{color_label} = " if color_label else ""
-            handles += [Line2D([], [], color=colormap(norm(float(v))), label=prefix + _fmt(v)) for v in distinct]
+            handles += [Line2D([], [], color=colormap(norm(float(v))), label=prefix + _fmt(v, color_names))
+                        for v in distinct]
         else:
             mappable = ScalarMappable(norm=norm, cmap=colormap)
             ax.figure.colorbar(mappable, ax=ax, label=color_label or "", shrink=0.8)
@@ -166,7 +191,7 @@ def plot_trajectories(
         distinct_styles = list(np.unique(styles_in))
         line_styles = [_STYLES[distinct_styles.index(v) % len(_STYLES)] for v in styles_in]
         prefix = f"{style_label} = " if style_label else ""
-        handles += [Line2D([], [], color="0.3", ls=_STYLES[i % len(_STYLES)], label=prefix + _fmt(v))
+        handles += [Line2D([], [], color="0.3", ls=_STYLES[i % len(_STYLES)], label=prefix + _fmt(v, style_names))
                     for i, v in enumerate(distinct_styles)]
     else:
         line_styles = ["-"] * n
@@ -182,7 +207,16 @@ def plot_trajectories(
         kw = {"depthshade": False} if d == 3 else {}
         ax.scatter(*ends.T, s=14, color=line_colors, zorder=3, **kw)
 
-    # fixed points
+    # slow points, then fixed points on top
+    kw = {"depthshade": False} if d == 3 else {}
+    if slow_points is not None:
+        sp = _array(owner, "slow_points", slow_points).astype(float)
+        if sp.ndim != 2 or sp.shape[1] != d:
+            raise ShapeError(f"The 'slow_points' parameter of {owner} must have shape (n_slow, {d}) (the "
+                             f"projection of the trajectories). Got {tuple(np.shape(slow_points))} instead.")
+        if len(sp):
+            handles.append(ax.scatter(*sp.T, s=12, marker="x", color=SLOW_POINT_COLOR, linewidths=0.8, zorder=3,
+                                      label=f"slow points ({len(sp)})", **kw))
     if fixed_points is not None:
         fp = _array(owner, "fixed_points", fixed_points).astype(float)
         if fp.ndim == 1 and fp.shape[0] == d:
@@ -190,7 +224,6 @@ def plot_trajectories(
         if fp.ndim != 2 or fp.shape[1] != d:
             raise ShapeError(f"The 'fixed_points' parameter of {owner} must have shape (n_points, {d}) (the "
                              f"projection of the trajectories). Got {tuple(np.shape(fixed_points))} instead.")
-        kw = {"depthshade": False} if d == 3 else {}
         if n_unstable is None:
             groups = [(None, np.ones(len(fp), dtype=bool))]
         else:
@@ -204,13 +237,11 @@ def plot_trajectories(
             if k is None:
                 style = {"color": "0.2", "label": "fixed points"}
             elif k == 0:
-                style = {"color": "black", "label": "stable"}
+                style = {"color": "black", "label": unstable_label(0)}
             else:
-                edge = _UNSTABLE_COLORS[(k - 1) % len(_UNSTABLE_COLORS)]
-                style = {"facecolors": "none", "edgecolors": edge, "linewidths": 1.5,
-                         "label": f"{k} unstable dir{'s' if k > 1 else ''}"}
-            ax.scatter(*fp[sel].T, s=46, marker="o", zorder=4, **style, **kw)
-        handles += ax.get_legend_handles_labels()[0][-len(groups):]
+                style = {"facecolors": "none", "edgecolors": unstable_color(k), "linewidths": 1.5,
+                         "label": unstable_label(k)}
+            handles.append(ax.scatter(*fp[sel].T, s=46, marker="o", zorder=4, **style, **kw))
 
     names = list(axis_labels) if axis_labels is not None else [f"dim {j + 1}" for j in range(d)]
     ax.set_xlabel(names[0])

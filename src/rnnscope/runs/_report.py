@@ -143,7 +143,8 @@ def analyse_run(
         shown, shown_lengths = avg.averages, None  # averages hold their last value after a trial ends
         color_by = avg.conditions["choice"] if "choice" in avg.conditions else None
         style_by = avg.conditions["context"] if "context" in avg.conditions else None
-        names = [", ".join(f"{k} = {_fmt(avg.conditions[k][i])}" for k in reversed(keys)) for i in range(len(shown))]
+        names = [", ".join(f"{k} = {_fmt(avg.conditions[k][i], task.condition_names.get(k))}" for k in reversed(keys))
+                 for i in range(len(shown))]
     else:
         n_shown = min(_SINGLE_TRIALS, n_trials)
         shown, shown_lengths = states[:n_shown], batch.lengths[:n_shown]
@@ -197,18 +198,22 @@ def analyse_run(
         view_points += fixed_point_traces(name, len(report["conditions"]) - 1, fps, *_view_basis(pca),
                                           segment=segment)
         proj = pca.transform(shown)[..., : min(3, n_pc)]
-        fp_proj = pca.transform(fps.states.to(states.dtype))[..., : min(3, n_pc)] if len(fps) else None
+        slow_pts = fps.slow()
         ax = plot_trajectories(
             proj, color_by, style_by=style_by, lengths=shown_lengths, labels=None if keys else names,
-            fixed_points=fp_proj, n_unstable=fps.n_unstable if len(fps) else None,
+            fixed_points=_pcs(pca, fixed.states, n_pc, states.dtype) if len(fixed) else None,
+            n_unstable=fixed.n_unstable if len(fixed) else None,
+            slow_points=_pcs(pca, slow_pts.states, n_pc, states.dtype) if len(slow_pts) else None,
             axis_labels=[f"PC{i + 1}" for i in range(proj.shape[-1])],
             color_label="choice" if color_by is not None else None,
             style_label="context" if style_by is not None else None,
+            style_names=task.condition_names.get("context"),
             title=f"{task.name}: trajectories and fixed points ({name})",
         )
         save(ax, f"state_space_{slug}.png",
-             f"Trajectories in the top principal components with the fixed points found under '{name}' "
-             "(filled: stable; open: saddles, coloured by the number of unstable directions).")
+             f"Trajectories in the top principal components with the {len(fixed)} fixed points found under "
+             f"'{name}' (filled: stable; open: saddles, coloured by the number of unstable directions)"
+             + (f" and {len(slow_pts)} slow points (grey crosses)." if len(slow_pts) else "."))
 
     # regression axes (targeted dimensionality reduction)
     if task.analysis_variables:
@@ -227,27 +232,31 @@ def analyse_run(
             axis_labels=[f"{v} axis" for v in tdr.variables_[:2]],
             color_label="choice" if color_by is not None else None,
             style_label="context" if style_by is not None else None,
+            style_names=task.condition_names.get("context"),
             title=f"{task.name}: regression axes",
         )
         save(ax, "regression_axes.png", "Condition-averaged trajectories on the first two regression axes "
              "(targeted dimensionality reduction, Mante et al. 2013).")
 
-    # flow field in the most informative plane, framed on the region the drawn trajectories visit
+    # flow field in the plane where the fixed points that matter lie, framed on the drawn trajectories
     first_name, u0 = next(iter(task.analysis_inputs().items()))
-    fps0 = fps_by_condition[first_name]
-    visited = _visited_region(pca, shown, shown_lengths, fps0)
+    fixed0 = fps_by_condition[first_name].fixed()
+    visited = _visited_region(pca, shown, shown_lengths, fixed0)
+    drawn = fixed0
     if factors is not None and factors.rank == 2 and factors.bulk is None:
         flow = latent_flow_field(model, inputs=u0, resolution=25, states=visited)
         plane = "latent coordinates kappa of the rank-2 network (exact reduced dynamics)"
     else:
-        basis = pca.components_[:2].to(torch.float64)
-        flow = flow_field(model, basis, origin=pca.mean_.to(torch.float64), inputs=u0, states=visited,
-                          resolution=25, labels=("PC1", "PC2"))
-        plane = "the plane of the top two principal components, through the mean state"
+        origin, basis, in_plane, plane = _flow_plane(fixed0, pca)
+        if in_plane is not None:
+            drawn = fixed0[in_plane]
+            visited = torch.cat([visited, drawn.states.to(torch.float64)])
+        flow = flow_field(model, basis, origin=origin, inputs=u0, states=visited, resolution=25,
+                          labels=("PC1", "PC2") if in_plane is None else ("plane axis 1", "plane axis 2"))
     ax = plot_flow_field(
         flow,
-        fixed_points=flow.project(fps0.states) if len(fps0) else None,
-        n_unstable=fps0.n_unstable if len(fps0) else None,
+        fixed_points=flow.project(drawn.states) if len(drawn) else None,
+        n_unstable=drawn.n_unstable if len(drawn) else None,
         trajectories=flow.project(shown[:8]),
         frame="content",
         title=f"{task.name}: flow field ({first_name})",
@@ -255,7 +264,8 @@ def analyse_run(
     save(ax, "flow_field.png", f"Flow field in {plane}, under '{first_name}', framed on the drawn trajectories and "
          "the fixed points among them; log speed as a heat map.")
     x0, x1, y0, y1 = flow.extent
-    report["flow_field"] = {"plane": plane, "input_condition": first_name, "extent": [x0, x1, y0, y1]}
+    report["flow_field"] = {"plane": plane, "input_condition": first_name, "extent": [x0, x1, y0, y1],
+                            "fixed_points_drawn": len(drawn)}
 
     # the largest Lyapunov exponent
     le = largest_lyapunov_exponent(model, u0[None], n_steps=lyapunov_steps, transient_steps=lyapunov_steps // 2,
@@ -274,16 +284,88 @@ def analyse_run(
     return report
 
 
+def _pcs(pca: PCA, x: torch.Tensor, n_pc: int, dtype: torch.dtype) -> torch.Tensor:
+    """States (n, hidden_size) in the top 3 principal components: (n, min(3, n_pc))."""
+    return pca.transform(x.to(dtype))[..., : min(3, n_pc)]
+
+
+#: Fixed points within this fraction of their extent of a plane are drawn in it.
+_PLANE_TOLERANCE = 0.05
+#: The plane is sought through triples of at most this many fixed points (stable ones first).
+_PLANE_CANDIDATES = 12
+
+
+def _flow_plane(fixed, pca: PCA) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None, str]:
+    """The plane of the flow field: ``(origin, basis (2, N), in_plane, description)``.
+
+    A flow field shows the dynamics within one plane, so the plane should hold the fixed points that
+    matter, not merely their projections (the plane of the top two PCs through the mean state of a
+    3-bit flip-flop cuts only the central saddle). Of the planes through three fixed points (stable
+    ones first), the one that holds the most fixed points (within 5% of their extent), then the most
+    kinds of them (by number of unstable directions), then the most stable ones; its axes are the
+    principal axes of the fixed points in it. Collinear fixed points (two attractors and the saddle
+    between them) span the plane with the top PC of the trajectories; with fewer than two fixed points
+    the plane is that of the top two PCs through the mean state (``in_plane`` None)."""
+    pcs = pca.components_.to(torch.float64)
+    if len(fixed) < 2:
+        return (pca.mean_.to(torch.float64), pcs[:2], None,
+                "the plane of the top two principal components, through the mean state")
+    P = fixed.states.to(torch.float64)
+    k = fixed.n_unstable
+    scale = float(torch.cdist(P, P).max())
+    if scale == 0.0:
+        return (pca.mean_.to(torch.float64), pcs[:2], None,
+                "the plane of the top two principal components, through the mean state")
+    tol = _PLANE_TOLERANCE * scale
+    order = torch.argsort(k, stable=True)[:_PLANE_CANDIDATES].tolist()
+    best, best_key = None, None
+    for a_i, a in enumerate(order):
+        for b_i, b in enumerate(order[a_i + 1:], a_i + 1):
+            for c in order[b_i + 1:]:
+                E = torch.stack([P[b] - P[a], P[c] - P[a]], dim=1)  # (N, 2)
+                sv = torch.linalg.svdvals(E)
+                if float(sv[1]) < tol:  # (nearly) collinear: no plane
+                    continue
+                Q, _ = torch.linalg.qr(E)
+                D = P - P[a]
+                dist = (D - (D @ Q) @ Q.T).norm(dim=1)
+                inside = dist < tol
+                key = (int(inside.sum()), len(set(k[inside].tolist())), int((k[inside] == 0).sum()))
+                if best_key is None or key > best_key:
+                    best, best_key = inside, key
+    if best is not None:
+        X = P[best]
+        origin = X.mean(dim=0)
+        basis = torch.linalg.svd(X - origin, full_matrices=False).Vh[:2]
+        return (origin, basis, best,
+                f"the plane through the fixed points (the {int(best.sum())} of {len(fixed)} that lie in it, "
+                f"within {_PLANE_TOLERANCE:.0%} of their extent, are drawn)")
+    # collinear fixed points: their line, and the top principal component of the trajectories across it
+    origin = P.mean(dim=0)
+    line = torch.linalg.svd(P - origin, full_matrices=False).Vh[0]
+    across = next((v - (v @ line) * line for v in pcs if float((v - (v @ line) * line).norm()) > 1e-6), None)
+    if across is None:
+        return (pca.mean_.to(torch.float64), pcs[:2], None,
+                "the plane of the top two principal components, through the mean state")
+    basis = torch.stack([line, across / across.norm()])
+    return (origin, basis, torch.ones(len(fixed), dtype=torch.bool),
+            "the plane through the line of the fixed points and the top principal component of the trajectories")
+
+
 #: Single trials drawn for a task without condition variables.
 _SINGLE_TRIALS = 8
 #: Up to this many distinct values of a trial condition colour the single trials by it.
 _MAX_GROUPS = 8
 
 
-def _fmt(value: Any) -> str:
-    """A condition value for a legend: ``1``, ``0.5``, ``(1, -1, 1)``."""
+def _fmt(value: Any, names: tuple[str, ...] | None = None) -> str:
+    """A condition value for a legend: ``1``, ``0.5``, ``(1, -1, 1)``; ``names[value]`` for a code the
+    task names (``task.condition_names``)."""
     if isinstance(value, torch.Tensor):
         value = value.tolist()
+    if names is not None and isinstance(value, (int, float)) and float(value).is_integer() \
+            and 0 <= int(value) < len(names):
+        return names[int(value)]
     if isinstance(value, (list, tuple)):
         return "(" + ", ".join(_fmt(v) for v in value) + ")"
     return f"{value:g}" if isinstance(value, float) else str(value)

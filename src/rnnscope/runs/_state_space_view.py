@@ -21,7 +21,7 @@ import torch
 from matplotlib.colors import to_hex
 
 from ..analysis import FixedPoints
-from ..plotting.state_space import _UNSTABLE_COLORS
+from ..plotting._style import SLOW_POINT_COLOR, unstable_color
 from ._html import human, json_script
 
 __all__ = ["Trajectories", "fixed_point_traces", "state_space_view", "VIEW_SCRIPT"]
@@ -141,11 +141,11 @@ def fixed_point_traces(
     traces = []
     for key, g in sorted(groups.items(), key=lambda kv: (kv[1]["slow"], kv[1]["k"])):
         if g["slow"]:
-            marker = {"size": 3, "color": "#999999", "symbol": symbol}
+            marker = {"size": 3, "color": to_hex(SLOW_POINT_COLOR), "symbol": symbol}
         elif g["k"] == 0:
             marker = {"size": 6, "color": "black", "symbol": symbol}
         else:
-            color = to_hex(_UNSTABLE_COLORS[(g["k"] - 1) % len(_UNSTABLE_COLORS)])  # as in the static figures
+            color = to_hex(unstable_color(g["k"]))  # as in the static figures
             marker = {"size": 6, "color": color, "symbol": f"{symbol}-open", "line": {"width": 2}}
         traces.append({"type": "scatter3d", "mode": "markers", "name": f"{condition}: {key} ({len(g['x'])})",
                        "legendgroup": f"fp-{index}", "x": _round(np.array(g["x"])), "y": _round(np.array(g["y"])),

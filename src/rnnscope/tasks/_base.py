@@ -244,6 +244,10 @@ class AbstractTask(abc.ABC):
     #: in the order they are orthogonalised; empty for tasks where PCA is the natural view.
     analysis_variables: ClassVar[tuple[str, ...]] = ()
 
+    #: The name of each value of a condition coded by integers, for legends and reports:
+    #: ``{"context": ("motion", "colour")}`` names codes 0 and 1. Conditions not listed show their values.
+    condition_names: ClassVar[dict[str, tuple[str, ...]]] = {}
+
     def params(self) -> dict[str, Any]:
         """The task's parameters as plain Python values (what ``make(name, **params)`` takes)."""
         out = {}

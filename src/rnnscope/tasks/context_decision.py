@@ -71,6 +71,7 @@ class ContextDecision(AbstractTask):
         return ("fixation", "motion", "colour", "context_motion", "context_colour")
 
     analysis_variables: ClassVar[tuple[str, ...]] = ("choice", "coherence_motion", "coherence_colour", "context")
+    condition_names: ClassVar[dict[str, tuple[str, ...]]] = {"context": _CONTEXTS}
 
     def analysis_inputs(self) -> dict[str, torch.Tensor]:
         """Zero-coherence stimulus with the fixation and context cues on, one per context (Mante et al.)."""

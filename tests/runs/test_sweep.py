@@ -63,6 +63,7 @@ def test_the_three_executors_give_the_same_results(tmp_path):
     slurm = sweep(_spec(), tmp_path / "slurm", executor="slurm", slurm=SlurmOptions(cluster="local", time_min=5),
                   progress=False)
     _no_children()
+    assert dask.counts() == slurm.counts() == local.counts()
     rows = _comparable(tmp_path / "local")
     assert [r["run"] for r in rows] == ["kind=rate,seed=0", "kind=rate,seed=1", "kind=gru,seed=0", "kind=gru,seed=1"]
     assert len({r["performance"] for r in rows}) == 4  # distinct numbers, worth comparing

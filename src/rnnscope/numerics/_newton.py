@@ -312,24 +312,42 @@ def newton_search(
               polish_steps=polish_steps, progress=progress, chord_steps=chord_steps, single=single)
     m = starts.shape[0]
     if not (wave > 0 and m > 4 * wave):
-        return _search(system, starts, roots, **kw)
-    rest, parts = starts, []
+        return _search(system, starts, roots, **kw)[:3]
+    rest, parts, stragglers = starts, [], []
     while rest.shape[0] > 0:
         now = torch.zeros(rest.shape[0], dtype=torch.bool, device=starts.device)
         if rest.shape[0] > 2 * wave:
             now[torch.linspace(0, rest.shape[0] - 1, wave, device=starts.device).round().long()] = True
         else:
             now[:] = True
-        parts.append(_search(system, rest[now], roots, **kw))
+        *part, left = _search(system, rest[now], roots, patience=_WAVE_PATIENCE, **kw)
+        parts.append(tuple(part))
+        stragglers.append(left)
         rest = rest[~now]
         rest = rest[~roots.explained(rest)]
+    # the points of every wave that stopped making progress, searched together with the full budget
+    left = torch.cat(stragglers)
+    left = left[~roots.explained(left)]
+    if left.shape[0] > 0:
+        parts.append(_search(system, left, roots, **kw)[:3])
     return tuple(torch.cat(t) for t in zip(*parts))
+
+
+#: steps a wave of :func:`newton_search` goes on without any point leaving it (converged, merged,
+#: explained or stuck) before its remaining points are set aside for one joint search at the end:
+#: a few slow starts per wave (near slow points) would otherwise run every wave to the full budget
+_WAVE_PATIENCE = 40
 
 
 def _search(system: NonlinearSystem, starts: torch.Tensor, roots: _Roots, *, tol_q: float, radius: float,
             trust_radius: float, max_iterations: int, polish_steps: int, progress: bool, chord_steps: int,
-            single: bool) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """One batch of :func:`newton_search` (no waves); the roots it finds are added to ``roots``."""
+            single: bool, patience: int | None = None
+            ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+    """One batch of :func:`newton_search` (no waves); the roots it finds are added to ``roots``.
+
+    Returns the points, their q and whether each converged, and the points set aside: with
+    ``patience``, the search stops when no point has left it for that many steps and returns the
+    points still moving as the fourth tensor (else that tensor is empty)."""
     D = starts.shape[1]
     F = system.F(starts)
     q = half_squared_norm(F)
@@ -342,7 +360,15 @@ def _search(system: NonlinearSystem, starts: torch.Tensor, roots: _Roots, *, tol
         from tqdm.auto import tqdm
 
         bar = tqdm(total=max_iterations, desc="fixed points", leave=False, file=sys.stderr)
+    left = starts.new_zeros(0, D)
+    active, quiet = x.shape[0], 0
     for _ in range(max_iterations):
+        if patience is not None:
+            quiet = quiet + 1 if x.shape[0] == active else 0
+            active = x.shape[0]
+            if quiet >= patience:
+                left, x = x, x[:0]
+                break
         # 1) retire converged points (merged with each other and with what was found); drop the
         #    others that came within the radius of a root found, or that a root found explains
         conv = q <= tol_q
@@ -389,8 +415,9 @@ def _search(system: NonlinearSystem, starts: torch.Tensor, roots: _Roots, *, tol
         done_q.append(q[~conv])
         done_conv.append(torch.zeros(int((~conv).sum()), dtype=torch.bool, device=x.device))
     if not done_x:
-        return starts.new_zeros(0, D), starts.new_zeros(0), torch.zeros(0, dtype=torch.bool, device=starts.device)
-    return torch.cat(done_x), torch.cat(done_q), torch.cat(done_conv)
+        return (starts.new_zeros(0, D), starts.new_zeros(0), torch.zeros(0, dtype=torch.bool, device=starts.device),
+                left)
+    return torch.cat(done_x), torch.cat(done_q), torch.cat(done_conv), left
 
 
 def _retire(system: NonlinearSystem, roots: _Roots, x: torch.Tensor, q: torch.Tensor, polish_steps: int,

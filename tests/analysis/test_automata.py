@@ -67,9 +67,9 @@ def test_automaton_validation_and_save(tmp_path):
 def parity_gru():
     task = tasks.make("parity", max_length=10)
     model = GRU(3, 16, 1, dt=task.dt, seed=0)
-    config = TrainingConfig(steps=1500, learning_rate=1e-2, batch_size=128, criterion=0.999, seed=0)
+    config = TrainingConfig(steps=1500, learning_rate=1e-2, batch_size=128, criterion=1.0, seed=0)  # every held-out string right
     result = Trainer(model, task, config, progress=False).fit()
-    assert result.performance >= 0.999
+    assert result.performance == 1.0
     return model, task
 
 

@@ -3,6 +3,8 @@
 For each page, in a fresh temporary folder that stands for the root of a clone (``examples/`` is
 copied in), the blocks run in the order they appear:
 
+- a ``python`` block whose docstring opens with a file name (``NAME.py: ...``) is a module the page
+  asks to save: it is written to NAME.py in the page's folder, not run.
 - ``python`` blocks run in one namespace per page, so a later block may use what an earlier one
   defined, as a reader who pastes them one after the other would;
 - ``bash`` blocks: each ``rnnscope ...`` command runs through the command line's ``main`` in this
@@ -35,6 +37,7 @@ import shutil
 import subprocess
 import sys
 import time
+import types
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -195,7 +198,9 @@ def run_page(page: Path, folder: Path, *, quick: bool) -> dict[str, float]:
                 for old, new in pairs:
                     text = text.replace(old, new)
                 (folder / name).write_text(text, encoding="utf-8")
-    namespace: dict = {"__name__": "__docs__"}
+    module = types.ModuleType("__docs__")  # a real module: dataclasses look their module up in sys.modules
+    sys.modules["__docs__"] = module
+    namespace = module.__dict__
     seconds: dict[str, float] = {}
     cwd = Path.cwd()
     os.chdir(folder)
@@ -205,7 +210,10 @@ def run_page(page: Path, folder: Path, *, quick: bool) -> dict[str, float]:
                 continue
             t0 = time.perf_counter()
             text = _replace(page, block.text, quick)
-            if block.lang == "python":
+            saved_as = re.match(r'"""([\w-]+\.py):', text)
+            if block.lang == "python" and saved_as:  # "Save this as NAME.py": a module, written, not run
+                (folder / saved_as.group(1)).write_text(text, encoding="utf-8")
+            elif block.lang == "python":
                 code = compile(text, block.where, "exec")
                 with contextlib.redirect_stdout(io.StringIO()):
                     exec(code, namespace)  # a failing block shows its page and line in the traceback
@@ -228,6 +236,7 @@ def run_page(page: Path, folder: Path, *, quick: bool) -> dict[str, float]:
             seconds[block.where] = time.perf_counter() - t0
     finally:
         os.chdir(cwd)
+        sys.modules.pop("__docs__", None)
     return seconds
 
 

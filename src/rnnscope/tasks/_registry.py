@@ -38,6 +38,7 @@ _BUILTIN: dict[str, tuple[str, str]] = {
     "flipflop": ("rnnscope.tasks.flipflop", "FlipFlop"),
     "measure_set_go": ("rnnscope.tasks.measure_set_go", "MeasureSetGo"),
     "path_integration": ("rnnscope.tasks.path_integration", "PathIntegration"),
+    "place_cell_integration": ("rnnscope.tasks.place_cell_integration", "PlaceCellIntegration"),
     "parity": ("rnnscope.tasks.formal_language", "Parity"),
     **{f"tomita{k}": ("rnnscope.tasks.formal_language", f"Tomita{k}") for k in range(1, 8)},
 }

@@ -37,6 +37,7 @@ from .attractors import KINDS, Attractor, AttractorScan, classify_attractor, sca
 from .automata import Automaton, extract_automaton, minimal_automaton
 from .connections import SaddleConnections, saddle_connections
 from .population import similarity_matrix
+from .grid_cells import GridScores, RateMaps, grid_scores, rate_maps, spatial_autocorrelogram
 from .similarity import (
     METRICS,
     ActivitySource,
@@ -63,6 +64,11 @@ from .state_space import (
 )
 
 __all__ = [
+    "RateMaps",
+    "rate_maps",
+    "GridScores",
+    "grid_scores",
+    "spatial_autocorrelogram",
     "FixedPoints",
     "find_fixed_points",
     "find_slow_points",

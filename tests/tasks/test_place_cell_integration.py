@@ -26,7 +26,8 @@ def test_velocity_inputs_integrate_to_the_positions_inside_the_box():
     assert torch.allclose(rebuilt, pos, atol=1e-4)
     assert pos.min() >= 0.0 and pos.max() <= task.box_size
     # the start is encoded on the first step only, and that step is not scored
-    assert torch.allclose(b.inputs[:, 0, 2:].double(), task.place_cell_activity(pos[:, 0]), atol=1e-6)
+    code = task.n_place_cells * task.place_cell_activity(pos[:, 0])
+    assert torch.allclose(b.inputs[:, 0, 2:].double(), code, atol=1e-5)
     assert (b.inputs[:, 1:, 2:] == 0).all() and (b.inputs[:, 0, :2] == 0).all()
     assert (b.mask[:, 0] == 0).all() and (b.mask[:, 1:] == 1).all()
 

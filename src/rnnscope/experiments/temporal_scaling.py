@@ -10,6 +10,7 @@ stretched or a shifted copy of the reference interval's.
 from __future__ import annotations
 
 import io
+import math
 import time
 from pathlib import Path
 
@@ -85,9 +86,11 @@ def _measure(model: RateRNN, task: tasks.AbstractTask, intervals: np.ndarray) ->
 
 
 def _figure(epochs: list, kinet, units, intervals: np.ndarray, dt: float, title: str) -> Figure:
-    """Three single units across intervals, the best one against normalised time, the production
-    epochs in their first two principal components, and the matched times (KiNeT)."""
-    best = torch.argsort(torch.nan_to_num(units.r2_warp.mean(1), nan=-1.0), descending=True)[:3].tolist()
+    """The three units that scaling fits best compared with shifting, across intervals; the first of
+    them against normalised time; the production epochs in their first two principal components; and
+    the matched times (KiNeT)."""
+    gap = torch.nan_to_num((units.r2_warp - units.r2_shift).mean(1), nan=-math.inf)
+    best = torch.argsort(gap, descending=True)[:3].tolist()
     fig = Figure(figsize=(10.5, 5.4), layout="constrained")
     fig.suptitle(title, fontsize=10)
     axes = fig.subplots(2, 3)

@@ -69,7 +69,8 @@ class PlaceCellIntegration(AbstractTask):
         place_cell_seed: seed of the place-cell centres.
 
     Inputs: ``velocity_x``, ``velocity_y`` (m/s, 0 on the encoding step), then ``place0``, ... (the
-    place-cell code of the start on the encoding step, 0 afterwards).
+    place-cell code of the start times ``n_place_cells``, so of mean 1, on the encoding step; 0
+    afterwards).
 
     Outputs: ``place0``, ``place1``, ... with the place-cell code as target, loss ``"cross_entropy"``
     (the softmax of the outputs against the code), scored on every velocity step.
@@ -194,7 +195,7 @@ class PlaceCellIntegration(AbstractTask):
         code = self.place_cell_activity(position)
         inputs = torch.zeros(B, T, 2 + P)
         inputs[..., 0:2] = velocity.float()
-        inputs[:, 0, 2:] = code[:, 0].float()
+        inputs[:, 0, 2:] = (self.n_place_cells * code[:, 0]).float()  # mean 1 over the cells
         mask = torch.ones(B, T, P)
         mask[:, 0] = 0.0
         periods = {"encode": torch.tensor([[0, 1]]).expand(B, 2).clone(),

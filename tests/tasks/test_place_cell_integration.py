@@ -47,11 +47,11 @@ def test_speeds_are_rayleigh_and_turning_has_the_rotation_std():
 
 
 def test_the_rat_turns_away_from_walls():
-    task = make("place_cell_integration", n_place_cells=8, box_size=0.4, sequence_length=400)
-    blind = make("place_cell_integration", n_place_cells=8, box_size=0.4, sequence_length=400, border_region=0.0)
+    task = make("place_cell_integration", n_place_cells=8, box_size=0.3, sequence_length=150)
+    blind = make("place_cell_integration", n_place_cells=8, box_size=0.3, sequence_length=150, border_region=0.0)
 
     def at_wall(t):  # fraction of steps that end pressed against a wall (clipped there)
-        pos = t.trajectories(200, torch.Generator().manual_seed(3))
+        pos = t.trajectories(100, torch.Generator().manual_seed(3))
         return ((pos < 1e-9) | (pos > t.box_size - 1e-9)).any(-1).double().mean().item()
 
     assert at_wall(task) < 0.05 and at_wall(task) < at_wall(blind) / 4

@@ -129,6 +129,10 @@ def temporal_scaling_reproduction(out: Path, *, quick: bool, seed: int, progress
         intervals = np.round(np.linspace(lo, hi, n_int) / task.dt) * task.dt
         measured, epochs, kinet, units = _measure(model, task, intervals)
         numbers[name] = {"training": info, **measured}
+        if name == "cue_set_go":  # the input level sets the speed: relative speed per unit of context input
+            level = task.context_scale * intervals / 1000.0
+            numbers[name]["context_level"] = level.tolist()
+            numbers[name]["speed_per_context_level"] = float(np.polyfit(level, measured["relative_speed"], 1)[0])
         label = name.replace("_", "-")
         figures.append(_save(_figure(epochs, kinet, units, intervals, task.dt, label), out / f"{name}.png"))
         checks += [

@@ -27,7 +27,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from scipy import ndimage
+from scipy import ndimage, sparse
 
 from .._validation import check_float, check_int
 from ..errors import ConfigError, ShapeError
@@ -134,9 +134,9 @@ def rate_maps(
     iy = np.clip(((pos[:, 1] - y0) / (y1 - y0) * bins).astype(np.int64), 0, bins - 1)
     flat = iy * bins + ix
     occupancy = np.bincount(flat, minlength=bins * bins).reshape(bins, bins).astype(np.float64)
-    total = np.zeros((act.shape[1], bins * bins))
-    np.add.at(total.T, flat, act)
-    total = total.reshape(-1, bins, bins)
+    # summed activity per bin: a sparse (bins^2, samples) indicator times the activity
+    indicator = sparse.csr_matrix((np.ones(len(flat)), (flat, np.arange(len(flat)))), shape=(bins * bins, len(flat)))
+    total = np.asarray(indicator @ act).T.reshape(-1, bins, bins)
     if smooth > 0:
         occ_s = ndimage.gaussian_filter(occupancy, smooth, mode="constant")
         total = ndimage.gaussian_filter(total, (0, smooth, smooth), mode="constant")

@@ -52,7 +52,7 @@ class GridCellSetup:
     batch_size: int = 200
     learning_rate: float = 1e-4
     weight_decay: float = 1e-4
-    map_trials: int = 20_000
+    map_trials: int = 5_000
     bins: int = 32
 
 

@@ -84,7 +84,8 @@ class PlaceCellIntegration(AbstractTask):
     default_loss: ClassVar[str] = "cross_entropy"
     # performance = 1 - excess decoding error / box_size; 0.99: 2.2 cm above the decoder's floor in the 2.2 m box
     default_criterion: ClassVar[float] = 0.99
-    recommended: ClassVar[dict] = {"training": {"learning_rate": 1e-4, "batch_size": 200, "steps": 100000}}
+    # No recommended settings for `rnnscope train` yet: the network and training that give grid-like
+    # units are in rnnscope.experiments.grid_cells (train_grid_network, QUICK and FULL).
 
     dt: float = 20.0
     sequence_length: int = 20

@@ -123,9 +123,10 @@ def _summary(scores: GridScores) -> dict:
           reference="Sorscher et al. 2019, 2023")
 def grid_cells(out: Path, *, quick: bool, seed: int, progress: bool) -> Reproduction:
     """Quick: the CPU configuration :data:`QUICK` (128 units, 128 place cells, a 1.4 m box, 600
-    steps of 100 trajectories at a learning rate of 3e-3; about a minute on 2 cores). Full: the paper's configuration :data:`FULL` (4096 units, 512
-    place cells, 1e5 steps of 200 trajectories), a GPU job (``--device cuda`` where there is one):
-    about 4e11 floating-point operations per step, days on a 2-core CPU.
+    steps of 100 trajectories at a learning rate of 3e-3; about a minute on 2 free cores, 5 minutes
+    measured on a shared machine). Full: the paper's configuration :data:`FULL` (4096 units, 512
+    place cells, 1e5 steps of 200 trajectories), a GPU job (it runs on CUDA when torch sees a GPU):
+    about 5e11 floating-point operations per step, an estimated 12 days on a 2-core CPU.
 
     The untrained network of the same shape is the control: its decoding error and its grid scores
     are measured the same way.
@@ -137,6 +138,8 @@ def grid_cells(out: Path, *, quick: bool, seed: int, progress: bool) -> Reproduc
                       place_cell_width=setup.place_cell_width)
     control = ElmanRNN(task.input_size, setup.hidden_size, task.output_size, nonlinearity="relu", bias=False,
                        dt=task.dt, seed=seed)
+    if device is not None:
+        control.to(device)
     _, control_scores, control_info = grid_analysis(control, task, setup, seed=seed + 1)
 
     model, task, info = train_grid_network(setup, seed=seed, device=device, progress=progress)

@@ -11,7 +11,10 @@ from rnnscope.experiments import Check
 
 
 #: numbers a reproduction's result.json must hold (its issue names them)
-REQUIRED_NUMBERS = {"universality": {"stable_points_by_network", "cca_within", "cca_between"}}
+REQUIRED_NUMBERS = {"universality": {"stable_points_by_network", "cca_within", "cca_between"},
+                    "grid-cells": {"decoding_error_cm", "fraction_grid_score60_above_0.3"},
+                    "temporal-scaling": {"relative_speed_vs_inverse_interval_r",
+                                         "fraction_units_scaling_better_than_shifting"}}
 
 
 def test_check_compares_within_tolerance():

@@ -37,6 +37,8 @@ from .attractors import KINDS, Attractor, AttractorScan, classify_attractor, sca
 from .automata import Automaton, extract_automaton, minimal_automaton
 from .connections import SaddleConnections, saddle_connections
 from .population import similarity_matrix
+from .temporal_scaling import TemporalScaling, UnitScaling, temporal_scaling, unit_scaling
+from .grid_cells import GridScores, RateMaps, grid_scores, rate_maps, spatial_autocorrelogram
 from .similarity import (
     METRICS,
     ActivitySource,
@@ -63,6 +65,15 @@ from .state_space import (
 )
 
 __all__ = [
+    "RateMaps",
+    "rate_maps",
+    "GridScores",
+    "grid_scores",
+    "spatial_autocorrelogram",
+    "TemporalScaling",
+    "temporal_scaling",
+    "UnitScaling",
+    "unit_scaling",
     "FixedPoints",
     "find_fixed_points",
     "find_slow_points",

@@ -2,7 +2,7 @@
 
 >>> from rnnscope import tasks
 >>> tasks.available()
-['context_decision', 'flipflop', 'measure_set_go', 'path_integration', 'perceptual_decision']
+['context_decision', 'flipflop', 'measure_set_go', 'path_integration', 'perceptual_decision', 'place_cell_integration']
 >>> batch = tasks.make("flipflop").sample(32, seed=0)
 """
 

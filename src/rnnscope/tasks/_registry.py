@@ -37,7 +37,9 @@ _BUILTIN: dict[str, tuple[str, str]] = {
     "context_decision": ("rnnscope.tasks.context_decision", "ContextDecision"),
     "flipflop": ("rnnscope.tasks.flipflop", "FlipFlop"),
     "measure_set_go": ("rnnscope.tasks.measure_set_go", "MeasureSetGo"),
+    "cue_set_go": ("rnnscope.tasks.cue_set_go", "CueSetGo"),
     "path_integration": ("rnnscope.tasks.path_integration", "PathIntegration"),
+    "place_cell_integration": ("rnnscope.tasks.place_cell_integration", "PlaceCellIntegration"),
     "parity": ("rnnscope.tasks.formal_language", "Parity"),
     **{f"tomita{k}": ("rnnscope.tasks.formal_language", f"Tomita{k}") for k in range(1, 8)},
 }

@@ -333,3 +333,31 @@ def test_a_refused_reproduction_leaves_no_empty_folder(tmp_path, monkeypatch):
     code, _, err = _cli("reproduce", "refuses", "--out", tmp_path / "rep")
     assert code == 2 and "error: The 'n' parameter of refuses" in err.strip().splitlines()[-1], err
     assert not (tmp_path / "rep").exists()
+
+
+def test_ctrl_c_stops_an_ensemble_with_every_member_checkpointed(tmp_path, tiny_training):
+    out = tmp_path / "seeds"
+    argv = [sys.executable, "-m", "rnnscope.cli", "train", "flipflop", *tiny_training, "--seeds", "0-1",
+            "--steps", "100000", "--set", "training.log_every=1", "--checkpoint-every", "100000", "--out", str(out)]
+    proc = subprocess.Popen(argv, env={**os.environ, "OMP_NUM_THREADS": "1"}, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.time() + 120
+        while time.time() < deadline and not _logged_step(out / "seed-1" / "metrics.jsonl", 10):
+            time.sleep(0.05)
+        proc.send_signal(signal.SIGINT)
+        assert proc.wait(timeout=60) == 130
+        err = proc.stderr.read()
+    finally:
+        proc.kill()
+        proc.wait()
+        proc.stderr.close()
+    steps = {load_checkpoint(out / f"seed-{s}" / "checkpoint.safetensors").step for s in (0, 1)}
+    assert len(steps) == 1 and min(steps) >= 10  # both members at the step the ensemble reached
+    step = steps.pop()
+    last = err.strip().splitlines()[-1]
+    assert f"stopped at step {step} (SIGINT)" in last and last.endswith(f"rnnscope train --resume {out}"), last
+    assert "Traceback" not in err
+    code, _, err = _cli("train", "--resume", out, "--steps", step + 2, "--no-progress")
+    assert code == 0, err
+    assert {load_run(out / f"seed-{s}").step for s in (0, 1)} == {step + 2}

@@ -18,12 +18,12 @@ from pathlib import Path
 from typing import Any
 
 from .._validation import check_device
-from ..errors import CheckpointError, ConfigError, TrainingDivergedError
+from ..errors import CheckpointError, ConfigError, TrainingDivergedError, TrainingInterruptedError
 from ..models import RateEnsemble
 from ..training import CHECKPOINT_NAME, METRICS_NAME, EnsembleTrainer, Trainer, atomic_write_text, load_checkpoint
 from ._config import RunConfig
 from ._folders import CONFIG_NAME, SUMMARY_NAME, read_run_config, report_run, resume_run, write_diverged
-from ._guards import folder_locks
+from ._guards import folder_locks, stop_on_signals
 
 __all__ = ["parse_seeds", "seed_configs", "train_seeds", "resume_seeds", "train_folders", "run_finished",
            "can_share_ensemble"]
@@ -178,7 +178,12 @@ def _train_ensemble(paths: list[Path], configs: list[RunConfig], progress: bool 
                               checkpoint_metadata=[{"run_config": c.to_dict()} for c in configs])
     if all((p / CHECKPOINT_NAME).is_file() for p in paths):
         trainer.resume()
-    results = trainer.fit()
+    try:
+        with stop_on_signals(trainer):
+            results = trainer.fit()
+    except TrainingInterruptedError as exc:
+        raise TrainingInterruptedError(f"{exc} Continue with: rnnscope train --resume {paths[0].parent}",
+                                       step=exc.step, signal_name=exc.signal_name) from None
     for k, (path, config, result) in enumerate(zip(paths, configs, results)):
         if result.stopped == "diverged":
             write_diverged(config, path, result.steps, trainer.message(k) or "diverged")

@@ -15,7 +15,7 @@ import torch
 
 from .._validation import check_device
 from ..dynamics import add_noise
-from ..errors import CheckpointError, ConfigError
+from ..errors import CheckpointError, ConfigError, TrainingInterruptedError
 from ..models import RateRNN
 from ..models.ensemble import RateEnsemble
 from ..tasks._base import AbstractTask, TrialBatch
@@ -124,6 +124,14 @@ class EnsembleTrainer:
         self.active = list(range(K))  # the members still training, by position in the ensemble
         self.step = 0
         self.elapsed = 0.0
+        self._interrupted_by: str | None = None
+
+    def interrupt(self, reason: str = "interrupted") -> None:
+        """Ask a running :meth:`fit` to stop after the step in progress: every member still training
+        saves a checkpoint of that step (with its run_dir) and
+        :class:`~rnnscope.errors.TrainingInterruptedError` is raised, as :meth:`Trainer.interrupt
+        <rnnscope.training.Trainer.interrupt>` does. Safe to call from a signal handler."""
+        self._interrupted_by = str(reason)
 
     # ------------------------------------------------------------------ batches of all members
     def _stack(self, batches: Sequence[TrialBatch], seeds: Sequence[int]) -> tuple[torch.Tensor, torch.Tensor | None]:
@@ -266,6 +274,8 @@ class EnsembleTrainer:
                 self._evaluate_and_log()
             self._stop_at_criterion()
             while self.active and self.step < total_steps:
+                if self._interrupted_by is not None:
+                    self._stop_interrupted()
                 losses = self.train_step()
                 self.elapsed = time.perf_counter() - start
                 if self.step % cfg.log_every == 0:
@@ -285,6 +295,17 @@ class EnsembleTrainer:
                 bar.close()
         self.elapsed = time.perf_counter() - start
         self._stop(list(self.active), "max_steps")
+
+    def _stop_interrupted(self) -> None:
+        reason, self._interrupted_by = self._interrupted_by, None
+        for k in self.active:
+            if self.members[k].last_checkpoint_step != self.step:
+                self._save(k)
+        saved = ("Their checkpoints are saved; resume from them to continue."
+                 if all(self.members[k].run_dir is not None for k in self.active) else
+                 "Members without a run_dir saved nothing.")
+        raise TrainingInterruptedError(f"Training of the ensemble stopped at step {self.step} ({reason}). {saved}",
+                                       step=self.step, signal_name=reason)
 
     def _stop_at_criterion(self) -> None:
         if self.config.stop_at_criterion:

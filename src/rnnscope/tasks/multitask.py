@@ -420,32 +420,32 @@ def generate(rule: torch.Tensor, g: torch.Generator, *, dt: float, noise: float,
             response[sel] = torch.where(goes, b, torch.full_like(b, -1.0))[sel]
 
     # --- inputs ---
-    inputs = torch.zeros(B, T, _N_IN, dtype=torch.float64)
-    inputs[..., 0] = (valid & (t < fix_in_off[:, None])).double()
+    inputs = torch.zeros(B, T, _N_IN)
+    inputs[..., 0] = (valid & (t < fix_in_off[:, None])).float()
     for direction, strength, on, off in ((stim1_dir, str1, on1, off1), (stim2_dir, str2, on2, off2)):
         bump = ring_bump(direction)  # (B, 32)
-        present = between(on, off).double()[..., None]  # (B, T, 1)
+        present = between(on, off).float()[..., None]  # (B, T, 1)
         for ring in range(2):
             sl = slice(1 + ring * N_RING, 1 + (ring + 1) * N_RING)
-            inputs[..., sl] += present * (strength[:, ring, None] * bump)[:, None, :]
+            inputs[..., sl] += present * (strength[:, ring, None] * bump).float()[:, None, :]
     inputs[torch.arange(B), :, 1 + 2 * N_RING + rule] = 1.0
     inputs *= valid[..., None]
     if noise > 0:
-        inputs += noise * torch.randn(B, T, _N_IN, generator=g, dtype=torch.float64) * valid[..., None]
+        inputs += noise * torch.randn(B, T, _N_IN, generator=g) * valid[..., None]
 
     # --- targets: baseline 0.05, fixation 0.8 until the response (or throughout), a bump after ---
-    targets = torch.full((B, T, _N_OUT), 0.05, dtype=torch.float64)
+    targets = torch.full((B, T, _N_OUT), 0.05)
     goes = go.bool()[:, None]
     responding = between(resp_on, lengths) & goes
-    targets[..., 0] += 0.75 * (valid & ~responding).double()
-    targets[..., 1:] += responding.double()[..., None] * ring_bump(response)[:, None, :]
+    targets[..., 0] += 0.75 * (valid & ~responding).float()
+    targets[..., 1:] += responding.float()[..., None] * ring_bump(response).float()[:, None, :]
     targets *= valid[..., None]
 
     # --- loss mask: 0 for 100 ms, 1 before the response, 0 for 100 ms, 5 after; fixation x2; / 10 ---
     first, grace = round(100 / dt), round(100 / dt)
-    weight = torch.zeros(B, T, dtype=torch.float64)
-    weight += between(torch.full_like(resp_on, first), resp_on).double()
-    weight += 5.0 * between(resp_on + grace, lengths).double()
+    weight = torch.zeros(B, T)
+    weight += between(torch.full_like(resp_on, first), resp_on).float()
+    weight += 5.0 * between(resp_on + grace, lengths).float()
     mask = weight[..., None].repeat(1, 1, _N_OUT)
     mask[..., 0] *= 2.0
     mask /= 10.0
@@ -455,7 +455,7 @@ def generate(rule: torch.Tensor, g: torch.Generator, *, dt: float, noise: float,
         "stim2_direction": stim2_dir, "stim1_strength": str1, "stim2_strength": str2, "coherence": coherence,
         "match": match,
     }
-    return TrialBatch(inputs=inputs.float(), targets=targets.float(), mask=mask.float(), conditions=conditions,
+    return TrialBatch(inputs=inputs, targets=targets, mask=mask, conditions=conditions,
                       periods=periods, lengths=lengths, dt=float(dt))
 
 

@@ -37,6 +37,16 @@ from .attractors import KINDS, Attractor, AttractorScan, classify_attractor, sca
 from .automata import Automaton, extract_automaton, minimal_automaton
 from .connections import SaddleConnections, saddle_connections
 from .population import similarity_matrix
+from .rule_algebra import RuleAlgebraResult, replace_inputs, rule_combination_effect
+from .task_variance import (
+    LesionEffect,
+    TaskVariance,
+    UnitClusters,
+    cluster_units,
+    condition_variance,
+    lesion_effect,
+    task_variance,
+)
 from .similarity import (
     METRICS,
     ActivitySource,
@@ -63,6 +73,16 @@ from .state_space import (
 )
 
 __all__ = [
+    "TaskVariance",
+    "UnitClusters",
+    "LesionEffect",
+    "condition_variance",
+    "task_variance",
+    "cluster_units",
+    "lesion_effect",
+    "RuleAlgebraResult",
+    "replace_inputs",
+    "rule_combination_effect",
     "FixedPoints",
     "find_fixed_points",
     "find_slow_points",

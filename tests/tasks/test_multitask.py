@@ -153,6 +153,8 @@ def test_matching_tasks_go_or_withhold(name, go_on_match):
     else:
         same = (c["stim1_direction"] < math.pi) == (c["stim2_direction"] < math.pi)
     assert torch.equal(c["match"].bool(), same) and 0.3 < same.float().mean() < 0.7
+    response_ms = set(((b.periods["response"][:, 1] - b.periods["response"][:, 0]) * 20).tolist())
+    assert response_ms == ({500} if name.startswith("dms") else {200, 400, 600})
     go = c["go"].bool()
     assert torch.equal(go, same if go_on_match else ~same)
     assert torch.allclose(c["response"][go], c["stim2_direction"][go])

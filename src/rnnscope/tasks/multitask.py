@@ -42,7 +42,8 @@ Families (durations in ms; ``U(a, b)`` uniform, ``{...}`` one of, drawn per tria
   random modality; the fixation cue stays on and the network responds at the test's onset: it
   saccades to the test if the two match (go variants) or if they do not (nogo variants), and keeps
   fixating otherwise. Matching is the same direction (dms; a non-match lies ``U(pi/9, 17 pi/9)``
-  away) or the same category, the half-plane below or above pi (dmc, directions on a grid of 10).
+  away) or the same category, the half-plane below or above pi (dmc, directions on a grid of 10;
+  the response period lasts 500 ms in dms, {200, 400, 600} in dmc).
 
 Timings are drawn per trial (the original code draws them per batch); ``timing="fixed"`` gives every
 trial the same epochs (the middle of each range), for analyses that compare trials time step by time
@@ -94,7 +95,7 @@ _SPEC: dict[str, tuple[str, object]] = {
     "delaydm1": ("delaydm", 1), "delaydm2": ("delaydm", 2), "contextdelaydm1": ("delaydm", "context1"),
     "contextdelaydm2": ("delaydm", "context2"), "multidelaydm": ("delaydm", "both"),
     "dmsgo": ("match", ("dms", True)), "dmsnogo": ("match", ("dms", False)),
-    "dmcgo": ("match", ("dmc", True)), "dmcnogo": ("match", ("dmc", False)),
+    "dmcgo": ("dmc", ("dmc", True)), "dmcnogo": ("dmc", ("dmc", False)),
 }
 
 _DM_COHERENCES = (0.01, 0.02, 0.04, 0.08)
@@ -274,10 +275,11 @@ def _durations(family: str, g: torch.Generator, n: int, fixed: bool) -> dict[str
         return dict(fixation=pick([200, 400, 600]), stimulus1=pick([200, 400, 600]),
                     delay1=pick([200, 400, 800, 1600]), stimulus2=pick([200, 400, 600]), delay2=unif(100, 300),
                     response=torch.full((n,), 500.0, dtype=torch.float64))
-    # match: the response begins with the test stimulus, which lasts to the end
+    # match (dms) and dmc: the response begins with the test stimulus, which lasts to the end
     return dict(fixation=pick([200, 400, 600]), stimulus1=pick([200, 400, 600]),
                 delay1=pick([200, 400, 800, 1600]), stimulus2=z, delay2=z,
-                response=torch.full((n,), 500.0, dtype=torch.float64))
+                response=torch.full((n,), 500.0, dtype=torch.float64) if family == "match"
+                else pick([200, 400, 600]))
 
 
 def generate(rule: torch.Tensor, g: torch.Generator, *, dt: float, noise: float, fixed: bool) -> TrialBatch:
@@ -292,7 +294,7 @@ def generate(rule: torch.Tensor, g: torch.Generator, *, dt: float, noise: float,
     B = rule.shape[0]
     fam_of = [_SPEC[r][0] for r in RULES]
     var_of = [_SPEC[r][1] for r in RULES]
-    families = ("fd", "react", "delay", "dm", "delaydm", "match")
+    families = ("fd", "react", "delay", "dm", "delaydm", "match", "dmc")
     fam = torch.as_tensor([families.index(f) for f in fam_of])[rule]
 
     # --- epochs (steps) ---

@@ -11,7 +11,8 @@ from rnnscope.experiments import Check
 
 
 #: numbers a reproduction's result.json must hold (its issue names them)
-REQUIRED_NUMBERS = {"universality": {"stable_points_by_network", "cca_within", "cca_between"}}
+REQUIRED_NUMBERS = {"universality": {"stable_points_by_network", "cca_within", "cca_between"},
+                    "multitask": {"performance_by_task", "n_clusters", "training_seconds"}}
 
 
 def test_check_compares_within_tolerance():

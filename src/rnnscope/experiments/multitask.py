@@ -50,14 +50,21 @@ def performance_by_task(model: RateRNN, n_trials: int, seed: int) -> dict[str, f
 @register("multitask", summary="one network trained on Yang et al.'s 20 tasks: task variance, clusters, "
           "lesions, rule algebra", reference="Yang, Joglekar, Song, Newsome & Wang 2019")
 def multitask(out: Path, *, quick: bool, seed: int, progress: bool) -> Reproduction:
+    return run_multitask(out, quick=quick, seed=seed, progress=progress, budget_s=600.0 if quick else 3600.0)
+
+
+def run_multitask(out: Path, *, quick: bool, seed: int, progress: bool, budget_s: float) -> Reproduction:
+    """The reproduction, training for at most ``budget_s`` seconds (checked every 1000 steps; the quick
+    version trains 200 steps)."""
     t0 = time.perf_counter()
+    out = Path(out)
     hidden = 64 if quick else 256
     task = make("multitask")
     model = RateRNN(task.input_size, hidden, task.output_size, dt=task.dt, tau=100.0, nonlinearity="softplus",
                     noise_std=0.05, seed=seed)
     with torch.no_grad():
         model.recurrent_weight.copy_(0.5 * torch.eye(hidden))
-    steps_per_round, budget_s = (200, 600.0) if quick else (1000, 3600.0)
+    steps_per_round = 200 if quick else 1000
     config = TrainingConfig(steps=10**7, batch_size=64, learning_rate=1e-3, eval_every=steps_per_round,
                             eval_batch_size=256, stop_at_criterion=False, checkpoint_every=10**7, seed=seed)
     trainer = Trainer(model, task, config, progress=progress)
@@ -71,6 +78,8 @@ def multitask(out: Path, *, quick: bool, seed: int, progress: bool) -> Reproduct
         if quick or min(by_task.values()) >= 0.9 or time.perf_counter() - t0 > budget_s:
             break
     train_seconds = time.perf_counter() - t0
+    if not quick:
+        trainer.save_checkpoint(out / "checkpoint.safetensors")
     reached = min(by_task.values()) >= 0.9
 
     # task variance on fixed timings, noise off; clusters; fractional variance
@@ -102,6 +111,7 @@ def multitask(out: Path, *, quick: bool, seed: int, progress: bool) -> Reproduct
         "training_steps": trainer.step,
         "training_trials": trainer.step * config.batch_size,
         "training_seconds": train_seconds,
+        "training_budget_seconds": budget_s,
         "all_tasks_at_0.9": reached,
         "performance_by_task": by_task,
         "history": history,

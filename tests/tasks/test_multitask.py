@@ -257,3 +257,14 @@ def test_bad_parameters():
     with pytest.raises(ConfigError, match="Unknown rule"):
         make("fdgo").rule_input("go")
     assert make("fdgo").rule_input("dmcnogo").nonzero().item() == 84
+
+
+def test_the_shared_generator_is_not_a_task_and_analysis_inputs():
+    from rnnscope.tasks.multitask import YangTask
+
+    with pytest.raises(ConfigError, match="make\\('multitask'\\)"):
+        YangTask()
+    (u,) = make("dm1").analysis_inputs().values()
+    assert u.nonzero().flatten().tolist() == [0, 65 + RULES.index("dm1")]
+    (u,) = make("multitask").analysis_inputs().values()
+    assert u.nonzero().flatten().tolist() == [0]

@@ -203,6 +203,9 @@ class YangTask(AbstractTask):
         check_float(owner, "input_noise", self.input_noise, low=0.0)
         check_float(owner, "tau", self.tau, low=0.0, low_inclusive=False)
         check_choice(owner, "timing", self.timing, ("random", "fixed"))
+        if not self.rules:
+            raise ConfigError("YangTask is the generator the tasks of Yang et al. 2019 share; build one of them "
+                              f"instead: make('multitask') or make(rule) for a rule in {', '.join(RULES)}.")
 
     @property
     def input_names(self) -> tuple[str, ...]:
@@ -216,6 +219,14 @@ class YangTask(AbstractTask):
     def rule_weights(self) -> tuple[float, ...]:
         """The relative probability of each of :attr:`rules` (uniform by default)."""
         return (1.0,) * len(self.rules)
+
+    def analysis_inputs(self) -> dict[str, torch.Tensor]:
+        """The input of the fixation epoch: the fixation cue, and the rule input of a single-rule task."""
+        u = torch.zeros(_N_IN)
+        u[0] = 1.0
+        if len(self.rules) == 1:
+            return {f"fixation, {self.rules[0]} rule": u + self.rule_input(self.rules[0])}
+        return {"fixation, no rule": u}
 
     def rule_input(self, rule: str) -> torch.Tensor:
         """The one-hot input vector of ``rule`` (85 entries, rule channel only), for rule algebra."""

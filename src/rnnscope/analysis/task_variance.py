@@ -27,7 +27,7 @@ from ..dynamics import simulate
 from ..errors import ConfigError, ShapeError
 from ..models._base import AbstractRNN
 from ..tasks._base import AbstractTask, TrialBatch
-from .perturbation import perturbation_effect, silence
+from .perturbation import silence
 
 __all__ = [
     "TaskVariance",
@@ -283,13 +283,25 @@ def lesion_effect(
     For ReLU and tanh units a silenced unit sends nothing; for softplus its rate stays at log 2, a
     constant (the paper removes the units' outgoing weights instead).
     """
+    own = "lesion_effect"
     idx = torch.as_tensor(np.asarray(units, dtype=np.int64).reshape(-1))
     if not isinstance(tasks, Mapping) or not tasks:
-        raise ConfigError(f"The 'tasks' parameter of lesion_effect must be a non-empty mapping of names to tasks. "
+        raise ConfigError(f"The 'tasks' parameter of {own} must be a non-empty mapping of names to tasks. "
                           f"Got {tasks!r} instead.")
+    n_trials = check_int(own, "n_trials", n_trials, low=1)
+    seed = check_seed(own, "seed", seed)
+    lesion = silence(idx.tolist())
+    lesion.check(model.hidden_size)
+    param = next(iter(model.parameters()), None)
+    dtype = param.dtype if param is not None else torch.get_default_dtype()
+    device = param.device if param is not None else torch.device("cpu")
     base, les = [], []
-    for task in tasks.values():
-        r = perturbation_effect(model, task, silence(idx.tolist()), n_trials=n_trials, seed=seed, noise=False)
-        base.append(r.baseline_performance)
-        les.append(r.perturbed_performance)
+    with torch.no_grad():
+        for task in tasks.values():
+            batch = task.sample(n_trials, seed=seed)
+            inputs = batch.inputs.to(device=device, dtype=dtype)
+            intact = simulate(model, inputs, noise=False).outputs.cpu()
+            silenced = simulate(model, inputs, noise=False, intervention=lesion.bind(batch)).outputs.cpu()
+            base.append(task.evaluate(intact, batch)["performance"])
+            les.append(task.evaluate(silenced, batch)["performance"])
     return LesionEffect(tasks=tuple(tasks), units=idx.numpy(), baseline=np.asarray(base), lesioned=np.asarray(les))

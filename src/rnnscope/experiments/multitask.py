@@ -84,23 +84,23 @@ def run_multitask(out: Path, *, quick: bool, seed: int, progress: bool, budget_s
 
     # task variance on fixed timings, noise off; clusters; fractional variance
     fixed = {r: make(r, timing="fixed", input_noise=0.0) for r in RULES}
-    tv = task_variance(model, fixed, n_trials=64 if quick else 256, seed=seed)
+    tv = task_variance(model, fixed, n_trials=32 if quick else 128, seed=seed)
     n_active = int(tv.active.sum())
     clusters = cluster_units(tv.normalised, k_range=range(2, 12 if quick else 30), n_init=5 if quick else 20,
                              seed=seed) if n_active >= 3 else None
     fractional = {f"{a} vs {b}": np.nan_to_num(tv.fractional(a, b).numpy()).tolist() for a, b in PAIRS}
 
-    # lesions of each cluster (the two largest in the quick version)
+    # lesions of each cluster (the largest in the quick version)
     active_units = np.flatnonzero(tv.active.numpy())
     lesions = {}
     if clusters is not None:
         sizes = np.bincount(clusters.labels)
-        chosen = np.argsort(-sizes)[:2] if quick else np.arange(clusters.n_clusters)
+        chosen = np.argsort(-sizes)[:1] if quick else np.arange(clusters.n_clusters)
         scored = {r: make(r) for r in RULES}
         for c in sorted(chosen.tolist()):
             units = active_units[clusters.members(c)]
             lesions[f"cluster {c} ({len(units)} units)"] = lesion_effect(model, scored, units,
-                                                                         n_trials=32 if quick else 256, seed=seed)
+                                                                         n_trials=32 if quick else 64, seed=seed)
 
     algebra = rule_combination_effect(model, make("delayanti"), RULE_ALGEBRA, n_trials=n_eval, seed=seed)
     wrong_rule = rule_combination_effect(model, make("delayanti"), {"rule_fdanti": 1.0}, n_trials=n_eval, seed=seed)

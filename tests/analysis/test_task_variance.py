@@ -51,6 +51,12 @@ def test_task_variance_properties():
         tv.fractional("a", "c")
 
 
+def test_task_variance_round_trip(tmp_path):
+    tv = TaskVariance(variance=torch.rand(5, 3, dtype=torch.float64), tasks=("x", "y", "z"), threshold=0.01)
+    back = TaskVariance.load(tv.save(tmp_path / "tv"))
+    assert torch.equal(back.variance, tv.variance) and back.tasks == tv.tasks and back.threshold == 0.01
+
+
 def test_clusters_of_synthetic_profiles():
     g = np.random.default_rng(0)
     centres = np.array([[1, 1, 0, 0, 0], [0, 0, 1, 1, 0], [0, 0, 0, 0.3, 1]], dtype=float)

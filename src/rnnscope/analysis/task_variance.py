@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -27,6 +28,7 @@ from ..dynamics import simulate
 from ..errors import ConfigError, ShapeError
 from ..models._base import AbstractRNN
 from ..tasks._base import AbstractTask, TrialBatch
+from ._results_io import load_result, save_result
 from .perturbation import silence
 
 __all__ = [
@@ -109,6 +111,18 @@ class TaskVariance:
         a, b = v[:, self.task_index(task_a)], v[:, self.task_index(task_b)]
         total = a + b
         return torch.where(total > 0, (a - b) / total.clamp_min(1e-300), torch.full_like(total, float("nan")))
+
+    def save(self, path: str | Path) -> Path:
+        """Write the result to one ``.npz`` file (:meth:`load` reads it)."""
+        return save_result(path, "TaskVariance", {"variance": self.variance},
+                           {"tasks": list(self.tasks), "threshold": self.threshold})
+
+    @classmethod
+    def load(cls, path: str | Path) -> TaskVariance:
+        """Read a result written by :meth:`save`."""
+        t, meta = load_result(path, "TaskVariance", ("variance",))
+        return cls(variance=t["variance"].to(torch.float64), tasks=tuple(meta["tasks"]),
+                   threshold=float(meta["threshold"]))
 
     def __repr__(self) -> str:
         return f"TaskVariance(units={self.variance.shape[0]}, tasks={len(self.tasks)}, active={int(self.active.sum())})"

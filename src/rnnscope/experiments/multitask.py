@@ -54,8 +54,8 @@ def multitask(out: Path, *, quick: bool, seed: int, progress: bool) -> Reproduct
 
 
 def run_multitask(out: Path, *, quick: bool, seed: int, progress: bool, budget_s: float) -> Reproduction:
-    """The reproduction, training for at most ``budget_s`` seconds (checked every 1000 steps; the quick
-    version trains 200 steps)."""
+    """The reproduction, training until every task scores >= 0.9 or ``budget_s`` seconds have passed
+    (checked every 250 steps; the quick version trains 200 steps)."""
     t0 = time.perf_counter()
     out = Path(out)
     hidden = 64 if quick else 256
@@ -64,7 +64,7 @@ def run_multitask(out: Path, *, quick: bool, seed: int, progress: bool, budget_s
                     noise_std=0.05, seed=seed)
     with torch.no_grad():
         model.recurrent_weight.copy_(0.5 * torch.eye(hidden))
-    steps_per_round = 200 if quick else 1000
+    steps_per_round = 200 if quick else 250
     config = TrainingConfig(steps=10**7, batch_size=64, learning_rate=1e-3, eval_every=steps_per_round,
                             eval_batch_size=256, stop_at_criterion=False, checkpoint_every=10**7, seed=seed)
     trainer = Trainer(model, task, config, progress=progress)
@@ -100,7 +100,7 @@ def run_multitask(out: Path, *, quick: bool, seed: int, progress: bool, budget_s
         for c in sorted(chosen.tolist()):
             units = active_units[clusters.members(c)]
             lesions[f"cluster {c} ({len(units)} units)"] = lesion_effect(model, scored, units,
-                                                                         n_trials=32 if quick else 64, seed=seed)
+                                                                         n_trials=32, seed=seed)
 
     algebra = rule_combination_effect(model, make("delayanti"), RULE_ALGEBRA, n_trials=n_eval, seed=seed)
     wrong_rule = rule_combination_effect(model, make("delayanti"), {"rule_fdanti": 1.0}, n_trials=n_eval, seed=seed)

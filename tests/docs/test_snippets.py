@@ -89,6 +89,7 @@ QUICK_REPLACEMENTS: dict[str, list[tuple[str, str]]] = {
 
 #: Pages that run only in the slow suite, even with the quick settings: page -> why.
 SLOW_PAGES = {"docs/universality.md": "its one command is a reproduction whose quick version tests/experiments runs",
+              "docs/multitask.md": "its reproduction's quick version (minutes) runs in tests/experiments",
               "docs/theory/wong_wang.md": "fit_wong_wang takes ~90 s even on 100 trials per coherence; "
                                           "tests/analysis/test_decisions.py tests it on small settings"}
 

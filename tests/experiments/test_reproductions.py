@@ -14,7 +14,8 @@ from rnnscope.experiments import Check
 REQUIRED_NUMBERS = {"universality": {"stable_points_by_network", "cca_within", "cca_between"},
                     "grid-cells": {"decoding_error_cm", "fraction_grid_score60_above_0.3"},
                     "temporal-scaling": {"relative_speed_vs_inverse_interval_r",
-                                         "fraction_units_scaling_better_than_shifting"}}
+                                         "fraction_units_scaling_better_than_shifting"},
+                    "multitask": {"performance_by_task", "n_clusters", "training_seconds"}}
 
 
 def test_check_compares_within_tolerance():

@@ -39,6 +39,16 @@ from .connections import SaddleConnections, saddle_connections
 from .population import similarity_matrix
 from .temporal_scaling import TemporalScaling, UnitScaling, temporal_scaling, unit_scaling
 from .grid_cells import GridScores, RateMaps, grid_scores, rate_maps, spatial_autocorrelogram
+from .rule_algebra import RuleAlgebraResult, replace_inputs, rule_combination_effect
+from .task_variance import (
+    LesionEffect,
+    TaskVariance,
+    UnitClusters,
+    cluster_units,
+    condition_variance,
+    lesion_effect,
+    task_variance,
+)
 from .similarity import (
     METRICS,
     ActivitySource,
@@ -74,6 +84,16 @@ __all__ = [
     "temporal_scaling",
     "UnitScaling",
     "unit_scaling",
+    "TaskVariance",
+    "UnitClusters",
+    "LesionEffect",
+    "condition_variance",
+    "task_variance",
+    "cluster_units",
+    "lesion_effect",
+    "RuleAlgebraResult",
+    "replace_inputs",
+    "rule_combination_effect",
     "FixedPoints",
     "find_fixed_points",
     "find_slow_points",

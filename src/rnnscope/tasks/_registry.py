@@ -42,6 +42,11 @@ _BUILTIN: dict[str, tuple[str, str]] = {
     "place_cell_integration": ("rnnscope.tasks.place_cell_integration", "PlaceCellIntegration"),
     "parity": ("rnnscope.tasks.formal_language", "Parity"),
     **{f"tomita{k}": ("rnnscope.tasks.formal_language", f"Tomita{k}") for k in range(1, 8)},
+    "multitask": ("rnnscope.tasks.multitask", "MultiTask"),
+    **{rule: ("rnnscope.tasks.multitask", f"Yang_{rule}") for rule in (
+        "fdgo", "reactgo", "delaygo", "fdanti", "reactanti", "delayanti", "dm1", "dm2", "contextdm1", "contextdm2",
+        "multidm", "delaydm1", "delaydm2", "contextdelaydm1", "contextdelaydm2", "multidelaydm", "dmsgo",
+        "dmsnogo", "dmcgo", "dmcnogo")},
 }
 _USER: dict[str, type[AbstractTask]] = {}
 _FROM_ENTRY_POINTS: dict[str, type[AbstractTask]] = {}  # entry points loaded so far

@@ -9,6 +9,7 @@ run folder it is given, grouping those that can share an ensemble; sweeps call i
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
 import shutil
@@ -23,7 +24,7 @@ from ..models import RateEnsemble
 from ..training import CHECKPOINT_NAME, METRICS_NAME, EnsembleTrainer, Trainer, atomic_write_text, load_checkpoint
 from ._config import RunConfig
 from ._folders import CONFIG_NAME, SUMMARY_NAME, read_run_config, report_run, resume_run, write_diverged
-from ._guards import folder_locks, stop_on_signals
+from ._guards import folder_lock, stop_on_signals
 
 __all__ = ["parse_seeds", "seed_configs", "train_seeds", "resume_seeds", "train_folders", "run_finished",
            "can_share_ensemble"]
@@ -134,11 +135,9 @@ def train_folders(paths: Sequence[str | Path], *, progress: bool | None = None,
     propagates.
     """
     paths = [Path(p) for p in paths]
-    with folder_locks(paths) as held:
-        busy = [p for p in paths if p not in held]
-        if busy:
-            raise CheckpointError(f"{busy[0]} is in use by another rnnscope process: two writers would mix their "
-                                  "results. Wait until it ends, or write elsewhere.")
+    with contextlib.ExitStack() as locks:
+        for p in paths:  # a folder another process holds is refused, naming that process
+            locks.enter_context(folder_lock(p))
         return _train_folders(paths, progress, ensembles)
 
 

@@ -176,12 +176,15 @@ def test_targets_and_loss_mask_follow_the_paper():
     t = torch.arange(b.n_steps)[None, :]
     on = b.periods["response"][:, :1]
     ring, fix = b.mask[..., 1], b.mask[..., 0]
+    # the paper weights the error (1 before, 5 after, fixation x2) before squaring it: the mask of the
+    # squared error holds the squares, / 100
     assert (ring[:, :5] == 0).all()  # the first 100 ms
-    assert torch.allclose(ring[before & (t >= 5)], torch.tensor(0.1))
+    assert torch.allclose(ring[before & (t >= 5)], torch.tensor(0.01))
     assert (ring[(t >= on) & (t < on + 5)] == 0).all()  # the 100 ms grace period
     after = valid & (t >= on + 5)
-    assert torch.allclose(ring[after], torch.tensor(0.5))  # 5 x the weight before
-    assert torch.allclose(fix, 2 * ring)  # fixation counts twice
+    assert torch.allclose(ring[after], torch.tensor(0.25))  # (5 x the weight before)^2
+    assert torch.allclose(fix, 4 * ring)  # fixation's error counts twice, its square four times
+    assert b.mask.max().item() == 1.0
     assert (b.mask[~valid] == 0).all()
 
 
@@ -247,7 +250,36 @@ def test_fixed_timing_gives_one_trial_length_per_rule():
         assert len(set(b.lengths[sel].tolist())) == 1
 
 
+def test_batch_timing_and_one_rule_per_batch_as_the_original_training():
+    task = _quiet("multitask", timing="batch", rule_per="batch")
+    seen = set()
+    for seed in range(60):
+        b = task.sample(32, seed=seed)
+        rules = b.conditions["rule"].unique()
+        assert len(rules) == 1  # one rule
+        seen.add(int(rules))
+        for name, bounds in b.periods.items():  # one draw of the epochs: every trial the same
+            assert (bounds == bounds[:1]).all(), name
+        assert (b.lengths == b.n_steps).all()  # so no padding
+        assert task.evaluate(b.targets, b)["performance"] == 1.0
+    assert len(seen) >= 12  # the rules still vary from batch to batch
+    # epochs differ between batches; directions and coherences still differ within one
+    lengths = {_quiet("fdgo", timing="batch").sample(8, seed=s).n_steps for s in range(20)}
+    assert len(lengths) > 5
+    b = _quiet("dm1", timing="batch").sample(64, seed=3)
+    assert len(b.conditions["stim1_direction"].unique()) == 64
+    assert len(b.conditions["coherence"].abs().round(decimals=6).unique()) == 4
+    # a rule per batch follows the paper's weights: the context DM tasks five times as often
+    counts = torch.zeros(20)
+    for seed in range(1500):
+        counts[int(task.sample(1, seed=seed).conditions["rule"])] += 1
+    expected = torch.tensor([5.0 if r in ("contextdm1", "contextdm2") else 1.0 for r in RULES])
+    assert torch.allclose(counts / 1500, expected / expected.sum(), atol=0.03)
+
+
 def test_bad_parameters():
+    with pytest.raises(ConfigError, match="'rule_per' parameter"):
+        make("multitask", rule_per="epoch")
     with pytest.raises(ConfigError, match="'timing' parameter"):
         make("fdgo", timing="sometimes")
     with pytest.raises(ConfigError, match="'dt' parameter"):

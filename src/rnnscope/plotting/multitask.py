@@ -9,7 +9,7 @@ from matplotlib.figure import Figure
 
 from ..analysis.task_variance import LesionEffect, TaskVariance, UnitClusters
 
-__all__ = ["plot_task_variance", "plot_fractional_variance", "plot_lesion_effect"]
+__all__ = ["plot_task_variance", "plot_fractional_variance", "plot_lesion_effect", "plot_training_curves"]
 
 
 def _axes(ax: Axes | None, size=(6.0, 4.0)) -> Axes:
@@ -56,4 +56,38 @@ def plot_lesion_effect(effects: dict[str, LesionEffect], ax: Axes | None = None)
     ax.set_xticks(range(len(tasks)), tasks, rotation=90, fontsize=7)
     ax.set_yticks(range(len(names)), names, fontsize=7)
     ax.figure.colorbar(image, ax=ax, label="change in performance")
+    return ax
+
+
+def plot_training_curves(history: list[dict], ax: Axes | None = None, criterion: float = 0.9) -> Axes:
+    """Performance on each task against training time, from a list of records with ``seconds`` and
+    ``by_task`` (task -> performance), as ``rnnscope reproduce multitask`` logs them: one thin line
+    per task (coloured by family, in the order given), the worst task in black, the criterion dashed."""
+    ax = _axes(ax, (8.0, 3.8))
+    if not history:
+        ax.axis("off")
+        return ax
+    minutes = np.array([r["seconds"] for r in history]) / 60
+    tasks = list(history[-1]["by_task"])
+    colours = {"go": "tab:blue", "anti": "tab:orange", "dm": "tab:green", "delaydm": "tab:red",
+               "dms": "tab:purple", "dmc": "tab:brown"}
+
+    def family(task: str) -> str:
+        for key in ("delaydm", "dms", "dmc", "dm", "anti"):
+            if key in task:
+                return key
+        return "go"
+
+    shown = set()
+    for task in tasks:
+        f = family(task)
+        ax.plot(minutes, [r["by_task"][task] for r in history], color=colours[f], lw=0.8, alpha=0.7,
+                label=None if f in shown else f)
+        shown.add(f)
+    ax.plot(minutes, [r["min"] for r in history], color="k", lw=1.8, label="worst task")
+    ax.axhline(criterion, color="k", ls="--", lw=0.8)
+    ax.set_xlabel("training time (min)")
+    ax.set_ylabel("performance")
+    ax.set_ylim(0, 1.02)
+    ax.legend(fontsize=7, ncol=4, loc="lower right")
     return ax

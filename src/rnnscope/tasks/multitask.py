@@ -11,10 +11,12 @@ output (target 0.8 while the network must fixate) and a ring of 32 response unit
 0.8 around the response direction once the network must respond); every target has a baseline of
 0.05, fit for sigmoid outputs and a squared loss.
 
-Loss mask (relative weights as in the paper): the first 100 ms are not scored; weight 1 before the
-response; the 100 ms after the response onset are a grace period, not scored; weight 5 after it;
-the fixation output counts twice. The mask is divided by its largest value (10) so that it lies in
-[0, 1]; the relative weights are the paper's.
+Loss mask (as in the paper): the first 100 ms are not scored; the cost weight is 1 before the
+response; the 100 ms after the response onset are a grace period, not scored; the weight is 5 after
+it; the fixation output's weight is doubled. The original code multiplies the *error* by these
+weights before squaring it, so the squared error is weighted by their squares (1, 25, and 4x for the
+fixation output); the mask here holds those squares, divided by the largest (100) so that it lies in
+[0, 1], for the masked mean squared error.
 
 Performance, on the last step of each trial: correct if the network must fixate and the fixation
 output is above 0.5, or if it must respond, its fixation output is at most 0.5 and the direction
@@ -45,9 +47,12 @@ Families (durations in ms; ``U(a, b)`` uniform, ``{...}`` one of, drawn per tria
   away) or the same category, the half-plane below or above pi (dmc, directions on a grid of 10;
   the response period lasts 500 ms in dms, {200, 400, 600} in dmc).
 
-Timings are drawn per trial (the original code draws them per batch); ``timing="fixed"`` gives every
+Timings are drawn per trial by default; ``timing="batch"`` draws them once per batch, as the original
+code does (every trial of a batch then has the same epochs: no padding); ``timing="fixed"`` gives every
 trial the same epochs (the middle of each range), for analyses that compare trials time step by time
-step, such as the task variance.
+step, such as the task variance. ``make("multitask", rule_per="batch")`` draws one rule per batch, as
+the original code's training does; with ``timing="batch"`` a batch then costs the length of its own
+trials rather than that of the longest of twenty tasks (half the time per trial, measured).
 """
 
 from __future__ import annotations
@@ -174,8 +179,8 @@ class YangTask(AbstractTask):
             white noise of standard deviation ``input_noise * sqrt(2 tau / dt)`` to every input (0 for
             none).
         tau: the network's time constant in ms, used only to scale the input noise as the paper does.
-        timing: ``"random"`` (epochs drawn per trial) or ``"fixed"`` (the middle of each range, the
-            same for every trial of a rule).
+        timing: ``"random"`` (epochs drawn per trial), ``"batch"`` (drawn once per batch, as the original
+            code does) or ``"fixed"`` (the middle of each range, the same for every trial of a rule).
 
     Conditions: ``rule`` (long, index into :data:`RULES`), ``go`` (1 if the last step requires a
     saccade, 0 if fixation), ``response`` (the target direction in radians; -1 for fixation),
@@ -202,7 +207,7 @@ class YangTask(AbstractTask):
         check_float(owner, "dt", self.dt, low=0.0, high=100.0, low_inclusive=False)
         check_float(owner, "input_noise", self.input_noise, low=0.0)
         check_float(owner, "tau", self.tau, low=0.0, low_inclusive=False)
-        check_choice(owner, "timing", self.timing, ("random", "fixed"))
+        check_choice(owner, "timing", self.timing, ("random", "batch", "fixed"))
         if not self.rules:
             raise ConfigError("YangTask is the generator the tasks of Yang et al. 2019 share; build one of them "
                               f"instead: make('multitask') or make(rule) for a rule in {', '.join(RULES)}.")
@@ -238,10 +243,15 @@ class YangTask(AbstractTask):
 
     def _sample(self, batch_size: int, generator: torch.Generator) -> TrialBatch:
         w = torch.as_tensor(self.rule_weights(), dtype=torch.float64)
-        which = torch.multinomial(w, batch_size, replacement=True, generator=generator)
+        which = torch.multinomial(w, 1 if self._one_rule_per_batch else batch_size, replacement=True,
+                                  generator=generator).expand(batch_size)
         rule = torch.as_tensor([RULES.index(r) for r in self.rules])[which]
         return generate(rule, generator, dt=self.dt, noise=self.input_noise * math.sqrt(2 * self.tau / self.dt),
-                        fixed=self.timing == "fixed")
+                        timing=self.timing)
+
+    @property
+    def _one_rule_per_batch(self) -> bool:
+        return False
 
     def evaluate(self, outputs: torch.Tensor, batch: TrialBatch) -> dict[str, float]:
         """The paper's performance (last step: fixation held, or a saccade within 0.2 pi of the target).
@@ -258,15 +268,19 @@ class YangTask(AbstractTask):
         return scores
 
 
-def _durations(family: str, g: torch.Generator, n: int, fixed: bool) -> dict[str, torch.Tensor]:
+def _durations(family: str, g: torch.Generator, n: int, timing: str) -> dict[str, torch.Tensor]:
     """Epoch durations in ms of ``n`` trials of ``family``: fixation, stimulus1, delay1, stimulus2,
-    delay2 before the response onset, and response (from the response onset to the end)."""
+    delay2 before the response onset, and response (from the response onset to the end). ``timing``:
+    "random" (per trial), "batch" (one draw for all ``n``) or "fixed" (the middle of each range)."""
+    fixed, draws = timing == "fixed", 1 if timing == "batch" else n
+
     def pick(values):
         return torch.full((n,), float(sorted(values)[len(values) // 2]), dtype=torch.float64) if fixed \
-            else _pick(g, n, values)
+            else _pick(g, draws, values).expand(n)
 
     def unif(lo, hi):
-        return torch.full((n,), (lo + hi) / 2, dtype=torch.float64) if fixed else _uniform(g, n, lo, hi)
+        return torch.full((n,), (lo + hi) / 2, dtype=torch.float64) if fixed \
+            else _uniform(g, draws, lo, hi).expand(n)
 
     z = torch.zeros(n, dtype=torch.float64)
     if family == "fd":
@@ -293,10 +307,11 @@ def _durations(family: str, g: torch.Generator, n: int, fixed: bool) -> dict[str
                 else pick([200, 400, 600]))
 
 
-def generate(rule: torch.Tensor, g: torch.Generator, *, dt: float, noise: float, fixed: bool) -> TrialBatch:
+def generate(rule: torch.Tensor, g: torch.Generator, *, dt: float, noise: float, timing: str = "random") -> TrialBatch:
     """Trials of the rules ``rule`` (indices into :data:`RULES`, one per trial), vectorised.
 
-    ``noise`` is the per-step standard deviation of the input noise. Every family's variables are
+    ``noise`` is the per-step standard deviation of the input noise; ``timing`` as in
+    :class:`YangTask` ("random", "batch" or "fixed"). Every family's variables are
     drawn for every trial (so a trial's draws do not depend on the other rules in the batch) and
     each trial keeps those of its own rule.
 
@@ -311,7 +326,7 @@ def generate(rule: torch.Tensor, g: torch.Generator, *, dt: float, noise: float,
     # --- epochs (steps) ---
     steps = {}
     for f_index, f in enumerate(families):
-        d = _durations(f, g, B, fixed)
+        d = _durations(f, g, B, timing)
         sel = fam == f_index
         for k, v in d.items():
             s = torch.round(v / dt).long()
@@ -454,14 +469,15 @@ def generate(rule: torch.Tensor, g: torch.Generator, *, dt: float, noise: float,
     targets[..., 1:] += responding.float()[..., None] * ring_bump(response).float()[:, None, :]
     targets *= valid[..., None]
 
-    # --- loss mask: 0 for 100 ms, 1 before the response, 0 for 100 ms, 5 after; fixation x2; / 10 ---
+    # --- loss mask: the squares of the paper's error weights (0 for 100 ms, 1 before the response,
+    # 0 for 100 ms, 5 after; fixation x2), / 100 ---
     first, grace = round(100 / dt), round(100 / dt)
     weight = torch.zeros(B, T)
     weight += between(torch.full_like(resp_on, first), resp_on).float()
     weight += 5.0 * between(resp_on + grace, lengths).float()
     mask = weight[..., None].repeat(1, 1, _N_OUT)
     mask[..., 0] *= 2.0
-    mask /= 10.0
+    mask = mask.square() / 100.0
 
     conditions = {
         "rule": rule.clone(), "go": go, "response": response, "stim1_direction": stim1_dir,
@@ -474,12 +490,25 @@ def generate(rule: torch.Tensor, g: torch.Generator, *, dt: float, noise: float,
 
 @dataclass(frozen=True)
 class MultiTask(YangTask):
-    """All 20 tasks of Yang et al. (2019), a rule drawn per trial; the context decision tasks
-    (contextdm1, contextdm2) five times as often as the others, as in the paper's training."""
+    """All 20 tasks of Yang et al. (2019), a rule drawn per trial (or per batch, ``rule_per="batch"``);
+    the context decision tasks (contextdm1, contextdm2) five times as often as the others, as in the
+    paper's training. The other arguments are :class:`YangTask`'s."""
 
     name: ClassVar[str] = "multitask"
     summary: ClassVar[str] = "Yang et al. 2019: the 20 tasks in one network, a rule per trial"
     rules: ClassVar[tuple[str, ...]] = RULES
+
+    #: ``"trial"`` (a rule drawn for each trial) or ``"batch"`` (one rule for the whole batch, as the
+    #: original code's training does).
+    rule_per: str = "trial"
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        check_choice(type(self).__name__, "rule_per", self.rule_per, ("trial", "batch"))
+
+    @property
+    def _one_rule_per_batch(self) -> bool:
+        return self.rule_per == "batch"
 
     def rule_weights(self) -> tuple[float, ...]:
         return tuple(5.0 if r in ("contextdm1", "contextdm2") else 1.0 for r in self.rules)

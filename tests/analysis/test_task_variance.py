@@ -17,6 +17,7 @@ from rnnscope.analysis import (
     rule_combination_effect,
     task_variance,
 )
+from rnnscope.dynamics import simulate
 from rnnscope.tasks import make
 
 RING1, RING2 = slice(1, 33), slice(33, 65)
@@ -149,3 +150,37 @@ def test_replace_inputs_sets_the_channels_on_valid_steps_only():
     assert torch.equal(r.inputs[..., 70], 2.0 * valid.float())
     assert (r.inputs[..., 65:70] == 0).all() and torch.equal(r.inputs[..., :65], b.inputs[..., :65])
     assert math.isclose(r.dt, b.dt)
+
+
+def test_lesion_removes_outgoing_weights_as_the_paper_and_silences_other_models():
+    torch.manual_seed(0)
+    model = RateRNN(85, 24, 33, dt=20.0, tau=100.0, nonlinearity="softplus", seed=2)
+    tasks = {"fdgo": make("fdgo", input_noise=0.0)}
+    units = [3, 5, 8]
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    removed = lesion_effect(model, tasks, units, n_trials=16)
+    assert removed.method == "remove"
+    # the same as simulating a network built without those units' outgoing weights
+    W, out = model.recurrent_weight.detach().clone(), model.output_weight.detach().clone()
+    W[:, units], out[:, units] = 0.0, 0.0
+    by_hand = RateRNN.from_weights(W, model.input_weight.detach(), out, bias=model.bias.detach(),
+                                   output_bias=model.output_bias.detach(), nonlinearity="softplus", dt=20.0,
+                                   tau=100.0)
+    batch = tasks["fdgo"].sample(16, seed=0)
+    expected = tasks["fdgo"].evaluate(simulate(by_hand, batch.inputs, noise=False).outputs, batch)["performance"]
+    assert removed.lesioned.tolist() == [expected]
+    assert all(torch.equal(before[k], v) for k, v in model.state_dict().items())  # the model untouched
+    # a silenced softplus unit still sends log 2: not the same lesion
+    silenced = lesion_effect(model, tasks, units, n_trials=16, method="silence")
+    assert silenced.method == "silence"
+    from rnnscope.analysis import silence
+    from rnnscope.analysis.task_variance import _without_outgoing_weights
+    held = simulate(model, batch.inputs, noise=False, intervention=silence(units).bind(batch)).outputs
+    gone = simulate(_without_outgoing_weights(model, torch.tensor(units)), batch.inputs, noise=False).outputs
+    assert (held - gone).abs().max() > 0.05
+    # other models: silenced; "remove" refused with the reason
+    from rnnscope.models import GRU
+    gru = GRU(85, 8, 33, seed=0)
+    assert lesion_effect(gru, tasks, [1], n_trials=8).method == "silence"
+    with pytest.raises(ConfigError, match="'method' parameter of lesion_effect is 'remove'"):
+        lesion_effect(gru, tasks, [1], n_trials=8, method="remove")

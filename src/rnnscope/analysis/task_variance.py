@@ -16,6 +16,7 @@
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,10 +24,11 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .._validation import check_float, check_int, check_seed
+from .._validation import check_choice, check_float, check_int, check_seed
 from ..dynamics import simulate
 from ..errors import ConfigError, ShapeError
 from ..models._base import AbstractRNN
+from ..models.rate_rnn import RateRNN
 from ..tasks._base import AbstractTask, TrialBatch
 from ._results_io import load_result, save_result
 from .perturbation import silence
@@ -259,13 +261,14 @@ def cluster_units(
 
 @dataclass(frozen=True)
 class LesionEffect:
-    """Performance on each task before and after silencing a group of units.
+    """Performance on each task before and after lesioning a group of units.
 
     Attributes:
         tasks: the task names.
-        units: the silenced units.
+        units: the lesioned units.
         baseline: performance of the intact network on each task.
-        lesioned: performance with the units silenced.
+        lesioned: performance with the units lesioned.
+        method: how: "remove" (outgoing weights set to 0) or "silence" (state held at 0).
 
     Shape:
         - units: (n_units,)
@@ -276,6 +279,7 @@ class LesionEffect:
     units: np.ndarray
     baseline: np.ndarray
     lesioned: np.ndarray
+    method: str = "silence"
 
     @property
     def change(self) -> np.ndarray:
@@ -290,12 +294,16 @@ def lesion_effect(
     *,
     n_trials: int = 256,
     seed: int = 0,
+    method: str = "auto",
 ) -> LesionEffect:
-    """Score every task with and without ``units`` silenced (their state held at 0 throughout,
-    :func:`~rnnscope.analysis.silence`), noise off, on the same trials.
+    """Score every task with and without the lesioned ``units``, noise off, on the same trials.
 
-    For ReLU and tanh units a silenced unit sends nothing; for softplus its rate stays at log 2, a
-    constant (the paper removes the units' outgoing weights instead).
+    ``method``: ``"remove"`` (the paper's lesion: the units' outgoing weights, recurrent and readout,
+    set to 0 on a copy of the model, so the rest of the network no longer hears them; RateRNN
+    only), ``"silence"`` (their state held at 0 throughout, :func:`~rnnscope.analysis.silence`; any
+    model: a silenced ReLU or tanh unit sends nothing, but a softplus unit still sends its rate at
+    0, log 2, a constant push on every unit it projects to) or ``"auto"`` (remove for a RateRNN,
+    else silence). ``LesionEffect.method`` records which was used.
     """
     own = "lesion_effect"
     idx = torch.as_tensor(np.asarray(units, dtype=np.int64).reshape(-1))
@@ -304,8 +312,15 @@ def lesion_effect(
                           f"Got {tasks!r} instead.")
     n_trials = check_int(own, "n_trials", n_trials, low=1)
     seed = check_seed(own, "seed", seed)
+    method = check_choice(own, "method", method, ("auto", "remove", "silence"))
     lesion = silence(idx.tolist())
     lesion.check(model.hidden_size)
+    is_rate = isinstance(model, RateRNN)
+    if method == "remove" and not is_rate:
+        raise ConfigError(f"The 'method' parameter of {own} is 'remove', which sets outgoing weights to 0 and "
+                          f"needs a RateRNN; got a {type(model).__name__}. Use method='silence' instead.")
+    method = ("remove" if is_rate else "silence") if method == "auto" else method
+    lesioned_model = _without_outgoing_weights(model, idx) if method == "remove" else model
     param = next(iter(model.parameters()), None)
     dtype = param.dtype if param is not None else torch.get_default_dtype()
     device = param.device if param is not None else torch.device("cpu")
@@ -315,7 +330,26 @@ def lesion_effect(
             batch = task.sample(n_trials, seed=seed)
             inputs = batch.inputs.to(device=device, dtype=dtype)
             intact = simulate(model, inputs, noise=False).outputs.cpu()
-            silenced = simulate(model, inputs, noise=False, intervention=lesion.bind(batch)).outputs.cpu()
+            if method == "remove":
+                hurt = simulate(lesioned_model, inputs, noise=False).outputs.cpu()
+            else:
+                hurt = simulate(model, inputs, noise=False, intervention=lesion.bind(batch)).outputs.cpu()
             base.append(task.evaluate(intact, batch)["performance"])
-            les.append(task.evaluate(silenced, batch)["performance"])
-    return LesionEffect(tasks=tuple(tasks), units=idx.numpy(), baseline=np.asarray(base), lesioned=np.asarray(les))
+            les.append(task.evaluate(hurt, batch)["performance"])
+    return LesionEffect(tasks=tuple(tasks), units=idx.numpy(), baseline=np.asarray(base), lesioned=np.asarray(les),
+                        method=method)
+
+
+def _without_outgoing_weights(model: RateRNN, units: torch.Tensor) -> RateRNN:
+    """A copy of ``model`` whose ``units`` send nothing: their columns of the recurrent weights (or
+    their rows of the low-rank ``n`` and their columns of a random bulk) and of the readout set to 0."""
+    lesioned = copy.deepcopy(model)
+    with torch.no_grad():
+        if lesioned.rank is None:
+            lesioned.recurrent_weight[:, units] = 0.0
+        else:
+            lesioned.n[units] = 0.0
+            if lesioned.bulk is not None:
+                lesioned.bulk[:, units] = 0.0
+        lesioned.output_weight[:, units] = 0.0
+    return lesioned

@@ -182,5 +182,15 @@ def test_lesion_removes_outgoing_weights_as_the_paper_and_silences_other_models(
     from rnnscope.models import GRU
     gru = GRU(85, 8, 33, seed=0)
     assert lesion_effect(gru, tasks, [1], n_trials=8).method == "silence"
-    with pytest.raises(ConfigError, match="'method' parameter of lesion_effect is 'remove'"):
+    with pytest.raises(ConfigError, match="'method' parameter of lesion_effect is 'remove'.*such as RateRNN"):
         lesion_effect(gru, tasks, [1], n_trials=8, method="remove")
+
+
+def test_lesion_of_a_low_rank_network_removes_its_units_n_and_readout():
+    model = RateRNN(85, 20, 33, dt=20.0, rank=2, nonlinearity="softplus", seed=1)
+    from rnnscope.analysis.task_variance import _has_outgoing_weights, _without_outgoing_weights
+    assert _has_outgoing_weights(model)
+    cut = _without_outgoing_weights(model, torch.tensor([2, 7]))
+    J = cut.recurrent_matrix()
+    assert (J[:, [2, 7]] == 0).all() and (J[:, 3] != 0).any() and (cut.output_weight[:, [2, 7]] == 0).all()
+    assert lesion_effect(model, {"fdgo": make("fdgo", input_noise=0.0)}, [2, 7], n_trials=8).method == "remove"

@@ -28,7 +28,6 @@ from .._validation import check_choice, check_float, check_int, check_seed
 from ..dynamics import simulate
 from ..errors import ConfigError, ShapeError
 from ..models._base import AbstractRNN
-from ..models.rate_rnn import RateRNN
 from ..tasks._base import AbstractTask, TrialBatch
 from ._results_io import load_result, save_result
 from .perturbation import silence
@@ -299,11 +298,11 @@ def lesion_effect(
     """Score every task with and without the lesioned ``units``, noise off, on the same trials.
 
     ``method``: ``"remove"`` (the paper's lesion: the units' outgoing weights, recurrent and readout,
-    set to 0 on a copy of the model, so the rest of the network no longer hears them; RateRNN
-    only), ``"silence"`` (their state held at 0 throughout, :func:`~rnnscope.analysis.silence`; any
+    set to 0 on a copy of the model, so the rest of the network no longer hears them; models that
+    hold an (N, N) ``recurrent_weight`` or low-rank ``n`` and an ``output_weight``, as RateRNN), ``"silence"`` (their state held at 0 throughout, :func:`~rnnscope.analysis.silence`; any
     model: a silenced ReLU or tanh unit sends nothing, but a softplus unit still sends its rate at
-    0, log 2, a constant push on every unit it projects to) or ``"auto"`` (remove for a RateRNN,
-    else silence). ``LesionEffect.method`` records which was used.
+    0, log 2, a constant push on every unit it projects to) or ``"auto"`` (remove where the model
+    holds its outgoing weights as RateRNN does, else silence). ``LesionEffect.method`` records which was used.
     """
     own = "lesion_effect"
     idx = torch.as_tensor(np.asarray(units, dtype=np.int64).reshape(-1))
@@ -315,11 +314,12 @@ def lesion_effect(
     method = check_choice(own, "method", method, ("auto", "remove", "silence"))
     lesion = silence(idx.tolist())
     lesion.check(model.hidden_size)
-    is_rate = isinstance(model, RateRNN)
-    if method == "remove" and not is_rate:
+    removable = _has_outgoing_weights(model)
+    if method == "remove" and not removable:
         raise ConfigError(f"The 'method' parameter of {own} is 'remove', which sets outgoing weights to 0 and "
-                          f"needs a RateRNN; got a {type(model).__name__}. Use method='silence' instead.")
-    method = ("remove" if is_rate else "silence") if method == "auto" else method
+                          f"needs a model with an (N, N) recurrent_weight (or a low-rank n) and an output_weight, "
+                          f"such as RateRNN; got a {type(model).__name__}. Use method='silence' instead.")
+    method = ("remove" if removable else "silence") if method == "auto" else method
     lesioned_model = _without_outgoing_weights(model, idx) if method == "remove" else model
     param = next(iter(model.parameters()), None)
     dtype = param.dtype if param is not None else torch.get_default_dtype()
@@ -340,16 +340,26 @@ def lesion_effect(
                         method=method)
 
 
-def _without_outgoing_weights(model: RateRNN, units: torch.Tensor) -> RateRNN:
+def _has_outgoing_weights(model: AbstractRNN) -> bool:
+    """Whether ``model`` holds its outgoing weights as RateRNN does: an (N, N) ``recurrent_weight``
+    (or a low-rank ``n`` of shape (N, K)) and an (outputs, N) ``output_weight``."""
+    N = model.hidden_size
+    W, n, out = (getattr(model, name, None) for name in ("recurrent_weight", "n", "output_weight"))
+    recurrent = (isinstance(W, torch.Tensor) and tuple(W.shape) == (N, N)) or \
+        (W is None and isinstance(n, torch.Tensor) and n.dim() == 2 and n.shape[0] == N)
+    return recurrent and isinstance(out, torch.Tensor) and out.dim() == 2 and out.shape[1] == N
+
+
+def _without_outgoing_weights(model: AbstractRNN, units: torch.Tensor) -> AbstractRNN:
     """A copy of ``model`` whose ``units`` send nothing: their columns of the recurrent weights (or
     their rows of the low-rank ``n`` and their columns of a random bulk) and of the readout set to 0."""
     lesioned = copy.deepcopy(model)
     with torch.no_grad():
-        if lesioned.rank is None:
+        if getattr(lesioned, "recurrent_weight", None) is not None:
             lesioned.recurrent_weight[:, units] = 0.0
         else:
             lesioned.n[units] = 0.0
-            if lesioned.bulk is not None:
+            if getattr(lesioned, "bulk", None) is not None:
                 lesioned.bulk[:, units] = 0.0
         lesioned.output_weight[:, units] = 0.0
     return lesioned

@@ -103,6 +103,7 @@ class Timeline:
     """
 
     def __init__(self, durations: Mapping[str, torch.Tensor], dt: float):
+        self.dt = float(dt)
         self.names = list(durations)
         steps = torch.stack([torch.round(durations[n] / dt).long() for n in self.names], dim=1)
         ends = torch.cumsum(steps, dim=1)

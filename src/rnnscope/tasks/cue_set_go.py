@@ -14,7 +14,7 @@ import torch
 
 from .._validation import check_float, check_range
 from ._base import AbstractTask, Timeline, TrialBatch, check_lasts_a_step, uniform
-from .measure_set_go import produced_intervals, timing_scores
+from .measure_set_go import produce_epochs, produced_intervals, ramp_trials, timing_scores
 
 __all__ = ["CueSetGo"]
 
@@ -81,28 +81,12 @@ class CueSetGo(AbstractTask):
         fixation = uniform(g, B, self.fixation)
         wait = uniform(g, B, self.wait)
         ts = torch.clamp(torch.round(uniform(g, B, self.sample_interval) / dt), min=1) * dt
-        produce_steps = torch.round(ts / dt)
-        end_steps = torch.ceil((1.0 + self.post_go) * ts / dt - 1e-9)
-        tl = Timeline({"fixation": fixation, "wait": wait, "produce": produce_steps * dt,
-                       "post": (end_steps - produce_steps) * dt}, dt)
-        T, valid = tl.n_steps, tl.valid()
-        t = torch.arange(T)[None, :]
-        set_ = tl.start("produce")[:, None]
-        cue = int(round(self.cue_duration / dt))
+        tl = Timeline({"fixation": fixation, "wait": wait, **produce_epochs(ts, self.post_go, dt)}, dt)
         context = self.context_scale * ts / 1000.0
-        inputs = torch.zeros(B, T, 2)
-        inputs[..., 0] = valid.float() * context.float()[:, None]
-        inputs[..., 1] = ((t >= set_) & (t < set_ + cue) & valid).float()
-        ramp = ((t + 1 - set_).clamp_min(0) * dt / ts[:, None]) * valid
-        return TrialBatch(
-            inputs=inputs,
-            targets=ramp.float()[..., None].contiguous(),
-            mask=valid.float()[..., None].contiguous(),
-            conditions={"sample_interval": ts, "target_interval": ts.clone(), "context": context},
-            periods=tl.periods,
-            lengths=tl.lengths,
-            dt=dt,
-        )
+        inputs = torch.zeros(B, tl.n_steps, 2)
+        inputs[..., 0] = tl.valid().float() * context.float()[:, None]
+        return ramp_trials(tl, inputs, ts, self.cue_duration,
+                           {"sample_interval": ts, "target_interval": ts.clone(), "context": context})
 
     def evaluate(self, outputs: torch.Tensor, batch: TrialBatch) -> dict[str, float]:
         outputs = self._check_outputs(outputs, batch)

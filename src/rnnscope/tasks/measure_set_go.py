@@ -61,6 +61,55 @@ def produced_intervals(outputs: torch.Tensor, batch: TrialBatch, threshold: floa
     return torch.where(crossed, produced, torch.full_like(produced, math.nan))
 
 
+def produce_epochs(target: torch.Tensor, post_go: float, dt: float) -> dict[str, torch.Tensor]:
+    """Durations (ms) of the ``produce`` epoch (Set to the target time, in whole steps) and of the
+    ``post`` epoch after it, long enough (Set + (1 + post_go) * target) that a ramp reaching 1 at the
+    target time always crosses 1 inside the trial.
+
+    Shape: target (batch,) -> each (batch,).
+    """
+    produce_steps = torch.round(target / dt)
+    end_steps = torch.ceil((1.0 + post_go) * target / dt - 1e-9)
+    return {"produce": produce_steps * dt, "post": (end_steps - produce_steps) * dt}
+
+
+def ramp_trials(tl: Timeline, inputs: torch.Tensor, target: torch.Tensor, cue_duration: float,
+                conditions: dict[str, torch.Tensor]) -> TrialBatch:
+    """The trials of a timing task whose Set cue opens the ``produce`` epoch: writes the Set pulse
+    (``cue_duration`` ms) into the last input channel and returns the batch whose target is the
+    ramp from 0 at Set to 1 at ``target`` ms after it (step t read at its end, (t + 1) * dt), scored
+    on every valid step.
+
+    Shape: inputs (batch, time, n_inputs), target (batch,).
+    """
+    dt = tl.dt
+    t = torch.arange(tl.n_steps)[None, :]
+    valid = tl.valid()
+    set_ = tl.start("produce")[:, None]
+    inputs[..., -1] = cue_pulse(tl, "produce", cue_duration)
+    ramp = ((t + 1 - set_).clamp_min(0) * dt / target[:, None]) * valid
+    return TrialBatch(
+        inputs=inputs,
+        targets=ramp.float()[..., None].contiguous(),
+        mask=valid.float()[..., None].contiguous(),
+        conditions=conditions,
+        periods=tl.periods,
+        lengths=tl.lengths,
+        dt=dt,
+    )
+
+
+def cue_pulse(tl: Timeline, epoch: str, cue_duration: float) -> torch.Tensor:
+    """A pulse of ``cue_duration`` ms (rounded to whole steps) at the start of ``epoch``, 0 on padding.
+
+    Shape: (batch, time), float.
+    """
+    t = torch.arange(tl.n_steps)[None, :]
+    start = tl.start(epoch)[:, None]
+    cue = int(round(cue_duration / tl.dt))
+    return ((t >= start) & (t < start + cue) & tl.valid()).float()
+
+
 def timing_scores(produced: torch.Tensor, sample: torch.Tensor, target: torch.Tensor) -> dict[str, float]:
     """Scores of produced intervals against the sample and target intervals (all in ms).
 
@@ -168,35 +217,12 @@ class MeasureSetGo(AbstractTask):
         fixation = uniform(g, B, self.fixation)
         sample = torch.round(uniform(g, B, self.sample_interval) / dt) * dt  # as presented: whole steps
         target = self.gain * sample
-        produce_steps = torch.round(target / dt)
-        # Make the trial reach Set + (1 + post_go) * target so the ramp always crosses 1 inside it.
-        end_steps = torch.ceil((1.0 + self.post_go) * target / dt - 1e-9)
-        durations = {
-            "fixation": fixation,
-            "measure": sample,
-            "produce": produce_steps * dt,
-            "post": (end_steps - produce_steps) * dt,
-        }
+        durations = {"fixation": fixation, "measure": sample, **produce_epochs(target, self.post_go, dt)}
         tl = Timeline(durations, dt)
-        T = tl.n_steps
-        t = torch.arange(T)[None, :]
-        valid = tl.valid()
-        ready, set_ = tl.start("measure")[:, None], tl.start("produce")[:, None]
-        cue = int(round(self.cue_duration / dt))
-        inputs = torch.zeros(B, T, 2)
-        inputs[..., 0] = ((t >= ready) & (t < ready + cue) & valid).float()
-        inputs[..., 1] = ((t >= set_) & (t < set_ + cue) & valid).float()
-        # Step t is read at its end, (t + 1) * dt; Set happens at set_ * dt.
-        ramp = ((t + 1 - set_).clamp_min(0) * dt / target[:, None]) * valid
-        return TrialBatch(
-            inputs=inputs,
-            targets=ramp.float()[..., None].contiguous(),
-            mask=valid.float()[..., None].contiguous(),
-            conditions={"sample_interval": sample, "target_interval": target},
-            periods=tl.periods,
-            lengths=tl.lengths,
-            dt=dt,
-        )
+        inputs = torch.zeros(B, tl.n_steps, 2)
+        inputs[..., 0] = cue_pulse(tl, "measure", self.cue_duration)
+        return ramp_trials(tl, inputs, target, self.cue_duration,
+                           {"sample_interval": sample, "target_interval": target})
 
     def evaluate(self, outputs: torch.Tensor, batch: TrialBatch) -> dict[str, float]:
         outputs = self._check_outputs(outputs, batch)

@@ -195,7 +195,7 @@ def run_multitask(out: Path, *, quick: bool, seed: int, progress: bool, budget_s
     numbers = {
         "hidden_size": hidden,
         "training_steps": history[-1]["step"],
-        "training_trials": history[-1]["step"] * 64,
+        "training_trials": history[-1]["trials"],
         "training_seconds": train_seconds,
         "minutes_to_criterion": train_seconds / 60 if reached else None,
         "seconds_per_step": history[-1]["training_seconds"] / max(history[-1]["step"], 1),
